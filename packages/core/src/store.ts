@@ -1,0 +1,135 @@
+import { CorruptRecordError } from './errors.js';
+import type { SessionRecord } from './types.js';
+
+/**
+ * The store contract. Promise-based and small: `get`, `set` and `destroy` are
+ * required; the rest are capabilities a store declares by implementing them.
+ *
+ * Rules every store follows (the conformance suite checks each one):
+ * - `get` never returns a record whose `cookie.expires` has passed, and returns
+ *   `null` for a missing, expired or undecodable record.
+ * - `set` writes the whole record with its expiry in one operation; a record
+ *   without `cookie.expires` lives for the store's default TTL.
+ * - `touch` moves only the expiry of an existing record: it never rewrites the
+ *   data, and never creates or resurrects a record.
+ * - listings (`ids`, `all`, `length`) and `clear` see only live records of this
+ *   store (its own prefix, table or collection).
+ * - failures reject with a `StoreError` (see errors.ts) within a bounded time.
+ */
+export interface SessionStore {
+  get(id: string): Promise<SessionRecord | null>;
+  set(id: string, session: SessionRecord): Promise<void>;
+  destroy(id: string): Promise<void>;
+
+  /** Extend the expiry to `session.cookie.expires` without rewriting data. */
+  touch?(id: string, session: SessionRecord): Promise<void>;
+  /** Ids of all live sessions. */
+  ids?(): Promise<string[]>;
+  /** All live sessions, keyed by id. */
+  all?(): Promise<Record<string, SessionRecord>>;
+  /** Number of live sessions. */
+  length?(): Promise<number>;
+  /** Remove every session of this store (and only of this store). */
+  clear?(): Promise<void>;
+  /** Release timers and connections the store opened itself. Idempotent. */
+  close?(): Promise<void>;
+  /**
+   * Atomic conditional write: store `next` only if the stored record still
+   * equals `expected` (compared as JSON; `null` means "no live record").
+   * Resolves `true` when written, `false` when the record had changed.
+   * Lets core merge parallel requests without lost updates.
+   */
+  compareAndSet?(id: string, expected: SessionRecord | null, next: SessionRecord): Promise<boolean>;
+}
+
+export type StoreCapability =
+  | 'touch'
+  | 'ids'
+  | 'all'
+  | 'length'
+  | 'clear'
+  | 'close'
+  | 'compareAndSet';
+
+export const STORE_CAPABILITIES: readonly StoreCapability[] = [
+  'touch',
+  'ids',
+  'all',
+  'length',
+  'clear',
+  'close',
+  'compareAndSet',
+];
+
+/** Which optional methods a store implements. */
+export function storeCapabilities(store: SessionStore): Set<StoreCapability> {
+  const found = new Set<StoreCapability>();
+  for (const name of STORE_CAPABILITIES) {
+    if (typeof store[name] === 'function') found.add(name);
+  }
+  return found;
+}
+
+/** One day: the default lifetime of a record stored without `cookie.expires`. */
+export const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * When the record expires, in epoch milliseconds, or `null` when its cookie
+ * has no expiry (a browser-session cookie). An unparseable date counts as
+ * already expired, so a damaged record is never kept alive.
+ */
+export function sessionExpiry(session: SessionRecord): number | null {
+  const expires = session.cookie?.expires;
+  if (expires === undefined || expires === null) return null;
+  const ms = expires instanceof Date ? expires.getTime() : Date.parse(String(expires));
+  return Number.isNaN(ms) ? 0 : ms;
+}
+
+/**
+ * Milliseconds the store should keep the record: until `cookie.expires`, or
+ * `defaultTtlMs` when there is none. Zero or less means "already expired".
+ */
+export function sessionTtl(
+  session: SessionRecord,
+  defaultTtlMs: number = DEFAULT_TTL_MS,
+  now: number = Date.now(),
+): number {
+  const expiry = sessionExpiry(session);
+  return expiry === null ? defaultTtlMs : expiry - now;
+}
+
+/** Whether the record's cookie has expired at `now`. */
+export function isExpired(session: SessionRecord, now: number = Date.now()): boolean {
+  const expiry = sessionExpiry(session);
+  return expiry !== null && expiry <= now;
+}
+
+/** Serialize a record as express-session does (Dates become ISO strings). */
+export function encodeRecord(session: SessionRecord): string {
+  return JSON.stringify(session);
+}
+
+/**
+ * Parse and validate a stored record. Throws `CorruptRecordError` for anything
+ * that is not a JSON object with a `cookie` object, so a store can turn it
+ * into "missing" in one place.
+ */
+export function decodeRecord(raw: string | Buffer | unknown, storeName = 'unknown'): SessionRecord {
+  let value: unknown = raw;
+  if (typeof raw === 'string' || Buffer.isBuffer(raw)) {
+    try {
+      value = JSON.parse(raw.toString());
+    } catch (cause) {
+      throw new CorruptRecordError(storeName, { cause });
+    }
+  }
+  if (!isSessionRecord(value)) throw new CorruptRecordError(storeName);
+  return value;
+}
+
+/** A structural check: a plain object whose `cookie` is an object. */
+export function isSessionRecord(value: unknown): value is SessionRecord {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const cookie = (value as { cookie?: unknown }).cookie;
+  return typeof cookie === 'object' && cookie !== null && !Array.isArray(cookie);
+}
