@@ -30,3 +30,39 @@ export {
   isSessionRecord,
 } from './store.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export { Cookie, type CookieOptions } from './cookie.js';
+export {
+  Session,
+  type SessionWithData,
+  type SessionContext,
+  type SessionCallback,
+  type RegenerateOptions,
+  type DestroyOptions,
+  sessionDataJson,
+  sessionToRecord,
+} from './session.js';
+export {
+  SessionManager,
+  RequestSession,
+  type SessionOptions,
+  type RequestInput,
+  type ConflictPolicy,
+  type ConflictInfo,
+} from './manager.js';
+export {
+  sign,
+  unsign,
+  signCookie,
+  unsignCookie,
+  normalizeSecrets,
+  SIGNED_PREFIX,
+  type UnsignedCookie,
+} from './signing.js';
+export { generateSessionId } from './id.js';
+export {
+  fromCallbackStore,
+  toCallbackStore,
+  type CallbackStore,
+  type CallbackStoreBase,
+  type FromCallbackStoreOptions,
+} from './bridge.js';

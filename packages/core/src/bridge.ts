@@ -1,0 +1,206 @@
+import { SessError, StoreError, StoreUnavailableError, type StoreOperation } from './errors.js';
+import { type SessionStore, isExpired, isSessionRecord } from './store.js';
+import type { SessionRecord } from './types.js';
+
+type Callback<T = void> = (err?: unknown, value?: T) => void;
+
+/**
+ * An express-session style store: the callback API that connect-redis,
+ * connect-mongo, connect-pg-simple and express-session's MemoryStore implement.
+ */
+export interface CallbackStore {
+  get(sid: string, callback: (err: unknown, session?: SessionRecord | null) => void): void;
+  set(sid: string, session: SessionRecord, callback?: (err?: unknown) => void): void;
+  destroy(sid: string, callback?: (err?: unknown) => void): void;
+  touch?(sid: string, session: SessionRecord, callback?: (err?: unknown) => void): void;
+  all?(
+    callback: (
+      err: unknown,
+      sessions?: Record<string, SessionRecord> | SessionRecord[] | null,
+    ) => void,
+  ): void;
+  length?(callback: (err: unknown, length?: number) => void): void;
+  clear?(callback?: (err?: unknown) => void): void;
+}
+
+export interface FromCallbackStoreOptions {
+  /** A call whose callback never comes rejects after this many ms. Default 10 s. */
+  timeout?: number;
+  /** Name used in errors. Default: the store's class name. */
+  name?: string;
+}
+
+/**
+ * Use an express-session store (connect-redis, connect-mongo...) as a sess
+ * store. Callbacks become promises with a time bound; expired records the
+ * legacy store still returns are hidden.
+ */
+export function fromCallbackStore(
+  legacy: CallbackStore,
+  options: FromCallbackStoreOptions = {},
+): SessionStore {
+  const name = options.name ?? legacy.constructor?.name ?? 'callback';
+  const bound = options.timeout ?? 10_000;
+
+  function call<T>(
+    operation: StoreOperation,
+    start: (done: Callback<T>) => void,
+  ): Promise<T | undefined> {
+    return new Promise<T | undefined>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new StoreUnavailableError(name, operation, `no answer within ${bound} ms`)),
+        bound,
+      );
+      timer.unref();
+      const done: Callback<T> = (err, value) => {
+        clearTimeout(timer);
+        if (err === undefined || err === null) resolve(value);
+        else if (err instanceof SessError) reject(err);
+        else reject(new StoreError(name, operation, describe(err), { cause: err }));
+      };
+      try {
+        start(done);
+      } catch (err) {
+        done(err);
+      }
+    });
+  }
+
+  const live = (record: unknown): SessionRecord | null =>
+    isSessionRecord(record) && !isExpired(record) ? record : null;
+
+  const store: SessionStore = {
+    async get(id) {
+      const record = await call<SessionRecord | null>('get', (done) =>
+        legacy.get(id, (err, session) => done(err, session ?? null)),
+      );
+      return live(record);
+    },
+    async set(id, session) {
+      await call('set', (done) => legacy.set(id, session, done));
+    },
+    async destroy(id) {
+      await call('destroy', (done) => legacy.destroy(id, done));
+    },
+  };
+  const { touch, all, length, clear } = legacy;
+  if (touch) {
+    store.touch = async (id, session) => {
+      await call('touch', (done) => touch.call(legacy, id, session, done));
+    };
+  }
+  if (all) {
+    const allLive = async (): Promise<Record<string, SessionRecord>> => {
+      const found = await call<Record<string, SessionRecord> | SessionRecord[] | null>(
+        'all',
+        (done) => all.call(legacy, (err, sessions) => done(err, sessions ?? null)),
+      );
+      return keyById(found ?? {}, live);
+    };
+    store.all = allLive;
+    store.ids = async () => Object.keys(await allLive());
+    store.length = async () => Object.keys(await allLive()).length;
+  } else if (length) {
+    store.length = async () =>
+      (await call<number>('length', (done) => length.call(legacy, (err, n) => done(err, n)))) ?? 0;
+  }
+  if (clear) {
+    store.clear = async () => {
+      await call('clear', (done) => clear.call(legacy, done));
+    };
+  }
+  return store;
+}
+
+/** Legacy `all()` answers with an object keyed by id, or (connect-redis) an array with `id` inside. */
+function keyById(
+  found: Record<string, SessionRecord> | SessionRecord[],
+  live: (record: unknown) => SessionRecord | null,
+): Record<string, SessionRecord> {
+  const out: Record<string, SessionRecord> = {};
+  const entries: [string, unknown][] = Array.isArray(found)
+    ? found.flatMap((record) => {
+        const id = (record as { id?: unknown }).id;
+        if (typeof id !== 'string') return [];
+        const { id: _drop, ...rest } = record as SessionRecord & { id: string };
+        return [[id, rest] as [string, unknown]];
+      })
+    : Object.entries(found);
+  for (const [id, record] of entries) {
+    const kept = live(record);
+    if (kept) out[id] = kept;
+  }
+  return out;
+}
+
+/**
+ * The base class a callback store must extend to be accepted by
+ * express-session: pass `session.Store` from express-session (core itself
+ * imports no framework).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: TypeScript requires any[] for a mixin base.
+export type CallbackStoreBase = new (...args: any[]) => object;
+
+/**
+ * Use a sess store under plain express-session:
+ * `app.use(session({ store: toCallbackStore(new RedisStore(...), session.Store) }))`.
+ */
+export function toCallbackStore<Base extends CallbackStoreBase>(
+  store: SessionStore,
+  Base: Base,
+): InstanceType<Base> & CallbackStore {
+  class Bridged extends Base implements CallbackStore {
+    get(sid: string, callback: (err: unknown, session?: SessionRecord | null) => void): void {
+      store.get(sid).then(
+        (session) => callback(null, session ?? undefined),
+        (err: unknown) => callback(err),
+      );
+    }
+    set(sid: string, session: SessionRecord, callback?: (err?: unknown) => void): void {
+      forward(store.set(sid, plain(session)), callback);
+    }
+    destroy(sid: string, callback?: (err?: unknown) => void): void {
+      forward(store.destroy(sid), callback);
+    }
+  }
+  const proto = Bridged.prototype as unknown as Record<string, unknown>;
+  const { touch, all, length, clear } = store;
+  if (touch) {
+    proto.touch = (sid: string, session: SessionRecord, callback?: (err?: unknown) => void) =>
+      forward(touch.call(store, sid, plain(session)), callback);
+  }
+  if (all) {
+    proto.all = (callback: (err: unknown, sessions?: Record<string, SessionRecord>) => void) =>
+      all.call(store).then(
+        (sessions) => callback(null, sessions),
+        (err: unknown) => callback(err),
+      );
+  }
+  if (length) {
+    proto.length = (callback: (err: unknown, n?: number) => void) =>
+      length.call(store).then(
+        (n) => callback(null, n),
+        (err: unknown) => callback(err),
+      );
+  }
+  if (clear) {
+    proto.clear = (callback?: (err?: unknown) => void) => forward(clear.call(store), callback);
+  }
+  return new Bridged() as InstanceType<Base> & CallbackStore;
+}
+
+/** express-session hands stores its Session object; stores want the plain JSON shape. */
+function plain(session: SessionRecord): SessionRecord {
+  return JSON.parse(JSON.stringify(session)) as SessionRecord;
+}
+
+function forward(work: Promise<void>, callback?: (err?: unknown) => void): void {
+  work.then(
+    () => callback?.(),
+    (err: unknown) => callback?.(err),
+  );
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

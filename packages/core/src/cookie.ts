@@ -1,0 +1,121 @@
+import { serialize } from 'cookie';
+import type { CookiePriority, SameSiteOption, StoredCookie } from './types.js';
+
+/** Cookie options as express-session takes them. */
+export interface CookieOptions {
+  /** Lifetime in ms; `null`/absent makes a browser-session cookie. */
+  maxAge?: number | null;
+  /** An absolute expiry; `maxAge` is usually the better choice. */
+  expires?: Date | null;
+  path?: string;
+  domain?: string;
+  httpOnly?: boolean;
+  /** `'auto'` follows the request: Secure over HTTPS only. */
+  secure?: boolean | 'auto';
+  /** `'auto'`: `None` over HTTPS, `Lax` over HTTP. */
+  sameSite?: SameSiteOption | 'auto';
+  partitioned?: boolean;
+  priority?: CookiePriority;
+}
+
+/**
+ * The session cookie: its options plus the expiry bookkeeping express-session
+ * users rely on (`maxAge` counts down, `originalMaxAge` remembers the start).
+ * Serialized into the stored record as `cookie`.
+ */
+export class Cookie {
+  path = '/';
+  httpOnly = true;
+  domain: string | undefined;
+  secure: boolean | undefined;
+  sameSite: SameSiteOption | undefined;
+  partitioned: boolean | undefined;
+  priority: CookiePriority | undefined;
+  originalMaxAge: number | null = null;
+  #expires: Date | null = null;
+
+  constructor(options: CookieOptions | StoredCookie = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('cookie options must be an object');
+    }
+    const { maxAge, expires, originalMaxAge, secure, sameSite, ...rest } = options as Omit<
+      CookieOptions,
+      'expires'
+    > & { expires?: Date | string | null; originalMaxAge?: number | null };
+    if (rest.path !== undefined) this.path = rest.path;
+    if (rest.httpOnly !== undefined) this.httpOnly = rest.httpOnly;
+    this.domain = rest.domain;
+    this.partitioned = rest.partitioned;
+    this.priority = rest.priority;
+    this.secure = secure === 'auto' ? undefined : secure;
+    this.sameSite = sameSite === 'auto' ? undefined : sameSite;
+    if (expires !== undefined && expires !== null) {
+      this.expires = expires instanceof Date ? expires : new Date(expires);
+    } else if (typeof maxAge === 'number') {
+      this.maxAge = maxAge;
+    }
+    // A stored cookie keeps the lifetime it started with.
+    if (typeof originalMaxAge === 'number' || originalMaxAge === null) {
+      this.originalMaxAge = originalMaxAge;
+    }
+  }
+
+  get expires(): Date | null {
+    return this.#expires;
+  }
+
+  set expires(date: Date | null) {
+    this.#expires = date;
+    this.originalMaxAge = this.maxAge;
+  }
+
+  /** Milliseconds left, or `null` for a browser-session cookie. Setting it moves `expires`. */
+  get maxAge(): number | null {
+    return this.#expires ? this.#expires.getTime() - Date.now() : null;
+  }
+
+  set maxAge(ms: number | null) {
+    if (ms !== null && typeof ms !== 'number') {
+      throw new TypeError('maxAge must be a number or null');
+    }
+    this.expires = typeof ms === 'number' ? new Date(Date.now() + ms) : null;
+  }
+
+  /** Restart the lifetime from now (what express-session's `touch()` does). */
+  resetMaxAge(): void {
+    this.maxAge = this.originalMaxAge;
+  }
+
+  /** The stored shape, field for field what express-session stores. */
+  get data(): StoredCookie {
+    return {
+      originalMaxAge: this.originalMaxAge,
+      partitioned: this.partitioned,
+      priority: this.priority,
+      expires: this.#expires,
+      secure: this.secure,
+      httpOnly: this.httpOnly,
+      domain: this.domain,
+      path: this.path,
+      sameSite: this.sameSite,
+    };
+  }
+
+  toJSON(): StoredCookie {
+    return this.data;
+  }
+
+  /** `Set-Cookie` value for `name=value` with these options. */
+  serialize(name: string, value: string): string {
+    return serialize(name, value, {
+      expires: this.#expires ?? undefined,
+      path: this.path,
+      domain: this.domain,
+      httpOnly: this.httpOnly,
+      secure: this.secure,
+      sameSite: this.sameSite,
+      partitioned: this.partitioned,
+      priority: this.priority,
+    });
+  }
+}

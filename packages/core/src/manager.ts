@@ -1,0 +1,507 @@
+import { parse as parseCookieHeader, serialize as serializeCookie } from 'cookie';
+import { Cookie, type CookieOptions } from './cookie.js';
+import {
+  SessConfigError,
+  SessError,
+  SessionConflictError,
+  StoreError,
+  StoreUnavailableError,
+  type StoreOperation,
+} from './errors.js';
+import { generateSessionId } from './id.js';
+import { MemoryStore } from './memory-store.js';
+import {
+  type DestroyOptions,
+  type RegenerateOptions,
+  Session,
+  type SessionContext,
+  sessionDataJson,
+  sessionToRecord,
+} from './session.js';
+import { normalizeSecrets, signCookie, unsignCookie } from './signing.js';
+import { type SessionStore, isExpired, isSessionRecord } from './store.js';
+import type { SessionRecord } from './types.js';
+
+/** What to do when two parallel requests changed the same session key. */
+export type ConflictPolicy = 'last-write-wins' | 'error';
+
+export interface ConflictInfo {
+  /** Top-level keys this request and a parallel one both changed. */
+  keys: readonly string[];
+}
+
+/** The options of express-session, plus a few of sess's own (marked). */
+export interface SessionOptions<Req = unknown> {
+  /** Signs the cookie. A list rotates secrets: sign with the first, accept any. */
+  secret: string | readonly string[];
+  /** Default: a MemoryStore (fine for development, not for production). */
+  store?: SessionStore;
+  /** Cookie name. Default `connect.sid`. */
+  name?: string;
+  /** Cookie options, or a function of the request that returns them. */
+  cookie?: CookieOptions | ((request: Req) => CookieOptions);
+  /** New session ids. Default: 24 random bytes from uid-safe. */
+  genid?: (request: Req) => string;
+  /** Re-send the cookie (and move the expiry) on every response. Default false. */
+  rolling?: boolean;
+  /** Write the session back even when unchanged. Default true, as express-session. */
+  resave?: boolean;
+  /** Store new sessions that hold no data yet. Default true, as express-session. */
+  saveUninitialized?: boolean;
+  /** `destroy`: deleting `req.session` destroys the stored session. Default `keep`. */
+  unset?: 'destroy' | 'keep';
+  /** sess: same-key changes by parallel requests. Default last write wins. */
+  conflicts?: ConflictPolicy;
+  /** sess: called on each same-key conflict (both policies). */
+  onConflict?: (info: ConflictInfo) => void;
+  /** sess: `session.destroy()` also expires the browser cookie. Default false. */
+  clearCookieOnDestroy?: boolean;
+  /** sess: a store call that takes longer rejects with StoreUnavailableError. Default 10 s. */
+  storeTimeout?: number;
+}
+
+/** What a framework adapter tells core about one request. */
+export interface RequestInput<Req> {
+  request: Req;
+  /** The raw `Cookie` header. */
+  cookieHeader: string | undefined;
+  /** Whether the request came over TLS (after the adapter applied its proxy trust). */
+  secure: boolean;
+  /** The request path; sessions apply only under the cookie's `path`. */
+  path?: string;
+  /** Called whenever `session` is replaced (regenerate, reload) or removed (destroy). */
+  onReplace?: (session: Session | null, id: string) => void;
+}
+
+const MAX_MERGE_ATTEMPTS = 10;
+const MIN_SECRET_LENGTH = 32;
+
+/**
+ * Core's session engine. A framework adapter creates one per middleware and
+ * calls `load()` for each request; the returned RequestSession runs the rest
+ * of the request's flow (see DESIGN.md, "The flow of one request").
+ */
+export class SessionManager<Req = unknown> {
+  readonly store: SessionStore;
+  readonly name: string;
+  readonly secrets: readonly string[];
+  readonly options: Readonly<SessionOptions<Req>>;
+  readonly #storeName: string;
+  #warnedSameSite = false;
+
+  constructor(options: SessionOptions<Req>) {
+    this.options = options;
+    this.secrets = normalizeSecrets(options.secret);
+    this.name = options.name ?? 'connect.sid';
+    try {
+      serializeCookie(this.name, 'x');
+    } catch (cause) {
+      throw new SessConfigError(`invalid cookie name ${JSON.stringify(this.name)}`, { cause });
+    }
+    if (typeof options.cookie !== 'function') checkCookieOptions(this.name, options.cookie ?? {});
+    if (options.unset !== undefined && options.unset !== 'destroy' && options.unset !== 'keep') {
+      throw new SessConfigError('`unset` must be "destroy" or "keep"');
+    }
+    if (options.store === undefined && process.env.NODE_ENV === 'production') {
+      process.emitWarning(
+        'sess: no store given, using a MemoryStore: sessions vanish on restart and are not shared between processes.',
+        'SessWarning',
+      );
+    }
+    if ((this.secrets[0] as string).length < MIN_SECRET_LENGTH) {
+      process.emitWarning(
+        `sess: the session secret is shorter than ${MIN_SECRET_LENGTH} characters; use a long random secret.`,
+        'SessWarning',
+      );
+    }
+    this.store = options.store ?? new MemoryStore();
+    this.#storeName = storeName(this.store);
+  }
+
+  /**
+   * Start a request: verify the cookie, read the session (one store read),
+   * or make a new one. `null` when the path lies outside the cookie's path.
+   */
+  async load(input: RequestInput<Req>): Promise<RequestSession<Req> | null> {
+    const cookieOptions = this.cookieOptionsFor(input.request);
+    const scope = cookieOptions.path ?? '/';
+    if (input.path !== undefined && !input.path.startsWith(scope)) return null;
+
+    const raw = input.cookieHeader ? parseCookieHeader(input.cookieHeader)[this.name] : undefined;
+    const verified = raw === undefined ? null : unsignCookie(raw, this.secrets);
+    const state = new RequestSession<Req>(this, input, cookieOptions, verified?.id ?? null);
+    if (verified) {
+      const record = await this.call('get', () => this.store.get(verified.id));
+      if (record && isSessionRecord(record) && !isExpired(record)) {
+        state.adopt(verified.id, record, verified.secretIndex);
+        return state;
+      }
+    }
+    state.generate();
+    return state;
+  }
+
+  /** Cookie options for this request, validated. */
+  cookieOptionsFor(request: Req): CookieOptions {
+    const option = this.options.cookie;
+    if (typeof option !== 'function') return option ?? {};
+    const options = option(request);
+    checkCookieOptions(this.name, options);
+    return options;
+  }
+
+  /** Run a store call with the time bound, turning foreign errors into StoreErrors. */
+  async call<T>(operation: StoreOperation, run: () => Promise<T>): Promise<T> {
+    const bound = this.options.storeTimeout ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StoreUnavailableError(this.#storeName, operation, `no answer within ${bound} ms`),
+          ),
+        bound,
+      );
+      timer.unref();
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(run), timeout]);
+    } catch (error) {
+      if (error instanceof SessError) throw error;
+      throw new StoreError(this.#storeName, operation, errorMessage(error), { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Warn once, then send `SameSite=Lax` in place of a `None` that lacks `Secure`. */
+  warnSameSiteDowngrade(): void {
+    if (this.#warnedSameSite) return;
+    this.#warnedSameSite = true;
+    process.emitWarning(
+      'sess: SameSite=None needs Secure; the cookie was sent as SameSite=Lax instead.',
+      'SessWarning',
+    );
+  }
+}
+
+/**
+ * One request's session state: which id the browser sent, what was loaded,
+ * and the save / touch / cookie decisions made when the response leaves.
+ */
+export class RequestSession<Req = unknown> implements SessionContext {
+  /** The session the app sees (`req.session`); `null` once destroyed. */
+  session: Session | null = null;
+  /** The current session id (`req.sessionID`). */
+  id = '';
+  /** The id the browser's cookie carried, verified; `null` when none or forged. */
+  readonly cookieId: string | null;
+
+  readonly #manager: SessionManager<Req>;
+  readonly #input: RequestInput<Req>;
+  readonly #cookieOptions: CookieOptions;
+  #originalId = '';
+  #originalHash = '';
+  #savedHash: string | undefined;
+  /** JSON of the record as last read from or written to the store; the merge base. */
+  #baseJson: string | null = null;
+  #secretIndex = 0;
+  #touched = false;
+  #clearCookie = false;
+
+  constructor(
+    manager: SessionManager<Req>,
+    input: RequestInput<Req>,
+    cookieOptions: CookieOptions,
+    cookieId: string | null,
+  ) {
+    this.#manager = manager;
+    this.#input = input;
+    this.#cookieOptions = cookieOptions;
+    this.cookieId = cookieId;
+  }
+
+  /** Take a stored record as this request's session. */
+  adopt(id: string, record: SessionRecord, secretIndex: number): void {
+    this.id = id;
+    this.#secretIndex = secretIndex;
+    this.session = new Session(this, id, record);
+    this.#originalId = id;
+    this.#originalHash = sessionDataJson(this.session);
+    if (!this.#manager.options.resave) this.#savedHash = this.#originalHash;
+    if (this.#manager.store.compareAndSet) this.#baseJson = JSON.stringify(record);
+  }
+
+  /** A brand-new session with a fresh id. */
+  generate(keep?: Record<string, unknown>): void {
+    const genid = this.#manager.options.genid;
+    const id = genid ? genid(this.#input.request) : generateSessionId();
+    if (typeof id !== 'string' || id.length === 0) {
+      throw new SessConfigError('genid must return a non-empty string');
+    }
+    const options = this.#cookieOptions;
+    const session = new Session(this, id, { ...keep });
+    session.cookie = new Cookie(options);
+    const secure = this.#input.secure;
+    if (options.secure === 'auto') session.cookie.secure = secure;
+    if (options.sameSite === 'auto') session.cookie.sameSite = secure ? 'none' : 'lax';
+    this.id = id;
+    this.session = session;
+    this.#baseJson = null;
+    if (this.#originalId === '') {
+      this.#originalId = id;
+      this.#originalHash = sessionDataJson(session);
+    }
+  }
+
+  // --- what the Session's methods call ---------------------------------------
+
+  async save(): Promise<void> {
+    if (this.session) await this.#persist(this.session);
+  }
+
+  async reload(): Promise<void> {
+    const id = this.id;
+    const record = await this.#manager.call('get', () => this.#manager.store.get(id));
+    if (!record || !isSessionRecord(record) || isExpired(record)) {
+      throw new SessError('SESS_NOT_FOUND', 'failed to load session: it no longer exists');
+    }
+    this.session = new Session(this, id, record);
+    if (this.#manager.store.compareAndSet) this.#baseJson = JSON.stringify(record);
+    this.#replaced();
+  }
+
+  async destroy(options: DestroyOptions): Promise<void> {
+    const id = this.id;
+    this.session = null;
+    this.#baseJson = null;
+    this.#clearCookie = options.clearCookie ?? this.#manager.options.clearCookieOnDestroy ?? false;
+    this.#replaced();
+    await this.#manager.call('destroy', () => this.#manager.store.destroy(id));
+  }
+
+  async regenerate(options: RegenerateOptions): Promise<void> {
+    const old = this.session;
+    const keep: Record<string, unknown> = {};
+    if (old && options.keep) {
+      for (const key of options.keep) {
+        if (key !== 'cookie' && Object.hasOwn(old, key)) {
+          keep[key] = (old as unknown as Record<string, unknown>)[key];
+        }
+      }
+    }
+    const oldId = this.id;
+    await this.#manager.call('destroy', () => this.#manager.store.destroy(oldId));
+    this.#clearCookie = false;
+    this.generate(keep);
+    this.#replaced();
+  }
+
+  // --- the end of the request -------------------------------------------------
+
+  /**
+   * Before the response is sent: save, touch or do nothing (at most one
+   * write). `current` is what `req.session` holds now, so an app that
+   * deleted it is honoured (`unset`).
+   */
+  async commit(current: Session | null | undefined): Promise<void> {
+    const manager = this.#manager;
+    if (current === null || current === undefined || current !== this.session) {
+      if (this.session && (current === null || current === undefined)) {
+        const id = this.id;
+        this.session = null;
+        if (manager.options.unset === 'destroy') {
+          await manager.call('destroy', () => manager.store.destroy(id));
+        }
+      }
+      return;
+    }
+    const session = current;
+    if (!this.#touched) {
+      session.touch();
+      this.#touched = true;
+    }
+    if (this.#shouldSave(session)) {
+      await this.#persist(session);
+    } else if (this.#shouldTouch(session)) {
+      const id = this.id;
+      const touch = manager.store.touch;
+      if (touch) await manager.call('touch', () => touch.call(manager.store, id, sessionToRecord(session)));
+    }
+  }
+
+  /**
+   * The `Set-Cookie` value to send, or `null`. Call it when the headers go
+   * out (after `commit`).
+   */
+  setCookieHeader(): string | null {
+    const manager = this.#manager;
+    if (this.#clearCookie) {
+      const { path = '/', domain } = this.#cookieOptions;
+      return serializeCookie(manager.name, '', { path, domain, expires: new Date(0) });
+    }
+    const session = this.session;
+    if (!session || !this.#shouldSetCookie(session)) return null;
+    const cookie = session.cookie;
+    if (cookie.secure && !this.#input.secure) return null;
+    if (cookie.sameSite === 'none' && !cookie.secure) {
+      manager.warnSameSiteDowngrade();
+      const original = cookie.sameSite;
+      cookie.sameSite = 'lax';
+      try {
+        return cookie.serialize(manager.name, signCookie(this.id, manager.secrets[0] as string));
+      } finally {
+        cookie.sameSite = original;
+      }
+    }
+    return cookie.serialize(manager.name, signCookie(this.id, manager.secrets[0] as string));
+  }
+
+  // --- the decisions, as express-session makes them ----------------------------
+
+  #isModified(session: Session): boolean {
+    return this.#originalId !== this.id || this.#originalHash !== sessionDataJson(session);
+  }
+
+  #isSaved(session: Session): boolean {
+    return this.#originalId === this.id && this.#savedHash === sessionDataJson(session);
+  }
+
+  #shouldSave(session: Session): boolean {
+    const options = this.#manager.options;
+    const saveUninitialized = options.saveUninitialized ?? true;
+    return !saveUninitialized && this.#savedHash === undefined && this.cookieId !== this.id
+      ? this.#isModified(session)
+      : !this.#isSaved(session);
+  }
+
+  /**
+   * express-session touches every unsaved request. sess touches only when
+   * the expiry the store holds would otherwise fall behind the browser's:
+   * with `rolling`, or for a browser-session cookie (whose record lives for
+   * the store's TTL). A fixed-expiry cookie was stored with that expiry.
+   */
+  #shouldTouch(session: Session): boolean {
+    if (this.cookieId !== this.id) return false;
+    return (this.#manager.options.rolling ?? false) || session.cookie.expires === null;
+  }
+
+  #shouldSetCookie(session: Session): boolean {
+    const options = this.#manager.options;
+    if (this.cookieId !== this.id) {
+      return (options.saveUninitialized ?? true) || this.#isModified(session);
+    }
+    if (this.#secretIndex > 0) return true; // re-sign with the current secret
+    return (
+      (options.rolling ?? false) || (session.cookie.expires !== null && this.#isModified(session))
+    );
+  }
+
+  // --- writing ------------------------------------------------------------------
+
+  async #persist(session: Session): Promise<void> {
+    const manager = this.#manager;
+    const store = manager.store;
+    this.#savedHash = sessionDataJson(session);
+    const record = sessionToRecord(session);
+    const id = this.id;
+    const cas = store.compareAndSet;
+    if (!cas || this.#baseJson === null) {
+      await manager.call('set', () => store.set(id, record));
+      if (cas) this.#baseJson = JSON.stringify(record);
+      return;
+    }
+    // Merge this request's changes into what the store holds now, so that a
+    // parallel request's changes to other keys survive (see README, "Parallel requests").
+    const base = JSON.parse(this.#baseJson) as SessionRecord;
+    const changes = changedKeys(base, record);
+    let current: SessionRecord | null = base; // optimistic: nobody wrote since we read
+    for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
+      if (current === null) {
+        // Destroyed or regenerated by another request meanwhile: never resurrect it.
+        this.#baseJson = null;
+        return;
+      }
+      const next = mergeChanges(current, record, changes);
+      if (attempt > 0) this.#reportConflicts(base, current, changes);
+      const expected = current;
+      if (await manager.call('compareAndSet', () => cas.call(store, id, expected, next))) {
+        this.#baseJson = JSON.stringify(next);
+        return;
+      }
+      const latest = await manager.call('get', () => store.get(id));
+      current = latest && isSessionRecord(latest) && !isExpired(latest) ? latest : null;
+    }
+    throw new StoreError(
+      storeName(store),
+      'compareAndSet',
+      `the session kept changing under ${MAX_MERGE_ATTEMPTS} merge attempts`,
+      { code: 'SESS_CONTENTION' },
+    );
+  }
+
+  #reportConflicts(base: SessionRecord, current: SessionRecord, changes: Set<string>): void {
+    const keys = [...changes].filter((key) => !sameJson(base[key], current[key]));
+    if (keys.length === 0) return;
+    this.#manager.options.onConflict?.({ keys });
+    if (this.#manager.options.conflicts === 'error') throw new SessionConflictError(keys);
+  }
+
+  #replaced(): void {
+    this.#input.onReplace?.(this.session, this.id);
+  }
+}
+
+/** Top-level data keys whose value differs between the base and this request's record. */
+function changedKeys(base: SessionRecord, mine: SessionRecord): Set<string> {
+  const keys = new Set<string>();
+  for (const key of new Set([...Object.keys(base), ...Object.keys(mine)])) {
+    if (key !== 'cookie' && !sameJson(base[key], mine[key])) keys.add(key);
+  }
+  return keys;
+}
+
+/** The current record with this request's changed keys (and cookie) applied. */
+function mergeChanges(
+  current: SessionRecord,
+  mine: SessionRecord,
+  changes: Set<string>,
+): SessionRecord {
+  const next: SessionRecord = { ...current, cookie: mine.cookie };
+  for (const key of changes) {
+    if (Object.hasOwn(mine, key)) next[key] = mine[key];
+    else delete next[key];
+  }
+  return next;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Browser rules for prefixed names, checked where express-session would let them fail silently. */
+function checkCookieOptions(name: string, options: CookieOptions): void {
+  if (name.startsWith('__Host-')) {
+    if (!options.secure) {
+      throw new SessConfigError('a __Host- cookie needs cookie.secure (true or "auto")');
+    }
+    if ((options.path ?? '/') !== '/') {
+      throw new SessConfigError('a __Host- cookie needs cookie.path "/"');
+    }
+    if (options.domain !== undefined) {
+      throw new SessConfigError('a __Host- cookie must not set cookie.domain');
+    }
+  } else if (name.startsWith('__Secure-') && !options.secure) {
+    throw new SessConfigError('a __Secure- cookie needs cookie.secure (true or "auto")');
+  }
+}
+
+function storeName(store: SessionStore): string {
+  const named = (store as { name?: unknown }).name;
+  if (typeof named === 'string' && named) return named;
+  return store.constructor?.name ?? 'store';
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,155 @@
+import { Cookie } from './cookie.js';
+import type { SessionData, SessionRecord, StoredCookie } from './types.js';
+
+export type SessionCallback = (err?: unknown) => void;
+
+export interface RegenerateOptions {
+  /** Top-level session keys carried over to the new session (a cart, a locale...). */
+  keep?: readonly string[];
+}
+
+export interface DestroyOptions {
+  /** Also expire the cookie in the browser. Default: the middleware's `clearCookieOnDestroy`. */
+  clearCookie?: boolean;
+}
+
+/**
+ * What a Session asks of the request it belongs to. Core's RequestSession
+ * implements it; a framework adapter never needs to.
+ */
+export interface SessionContext {
+  regenerate(options: RegenerateOptions): Promise<void>;
+  destroy(options: DestroyOptions): Promise<void>;
+  reload(): Promise<void>;
+  save(): Promise<void>;
+}
+
+const CONTEXT = Symbol('sess.context');
+const ID = Symbol('sess.id');
+
+/**
+ * `req.session`: the user's data as own properties, plus `cookie`, plus the
+ * methods express-session users call. Every method takes a node-style
+ * callback (and then returns the session, as express-session does) or,
+ * called without one, returns a promise.
+ */
+export class Session {
+  declare cookie: Cookie;
+  declare readonly [CONTEXT]: SessionContext;
+  declare readonly [ID]: string;
+
+  constructor(context: SessionContext, id: string, record?: Partial<SessionRecord>) {
+    Object.defineProperty(this, CONTEXT, { value: context });
+    Object.defineProperty(this, ID, { value: id });
+    // `cookie` is the first own key, so JSON comes out as express-session's.
+    this.cookie = new Cookie(record?.cookie ?? {});
+    if (record) {
+      for (const key of Object.keys(record)) {
+        if (key !== 'cookie') (this as Record<string, unknown>)[key] = record[key];
+      }
+    }
+  }
+
+  /** The session id (also `req.sessionID`). Not enumerable, never stored. */
+  get id(): string {
+    return this[ID];
+  }
+
+  /** Restart the cookie's lifetime from now. Nothing is written until the response. */
+  touch(): this {
+    this.cookie.resetMaxAge();
+    return this;
+  }
+
+  resetMaxAge(): this {
+    this.cookie.resetMaxAge();
+    return this;
+  }
+
+  /** Write the session to the store now rather than at the end of the response. */
+  save(): Promise<void>;
+  save(callback: SessionCallback): this;
+  save(callback?: SessionCallback): Promise<void> | this {
+    return settle(this, this[CONTEXT].save(), callback);
+  }
+
+  /** Replace the data with what the store holds now. */
+  reload(): Promise<void>;
+  reload(callback: SessionCallback): this;
+  reload(callback?: SessionCallback): Promise<void> | this {
+    return settle(this, this[CONTEXT].reload(), callback);
+  }
+
+  /** Delete the session from the store; `req.session` is gone afterwards. */
+  destroy(): Promise<void>;
+  destroy(callback: SessionCallback): this;
+  destroy(options: DestroyOptions): Promise<void>;
+  destroy(options: DestroyOptions, callback: SessionCallback): this;
+  destroy(
+    optionsOrCallback?: DestroyOptions | SessionCallback,
+    callback?: SessionCallback,
+  ): Promise<void> | this {
+    const [options, done] = splitArgs(optionsOrCallback, callback);
+    return settle(this, this[CONTEXT].destroy(options), done);
+  }
+
+  /**
+   * A new id and a fresh session (against session fixation: call it at login).
+   * The old session is destroyed; `options.keep` carries chosen keys over.
+   */
+  regenerate(): Promise<void>;
+  regenerate(callback: SessionCallback): this;
+  regenerate(options: RegenerateOptions): Promise<void>;
+  regenerate(options: RegenerateOptions, callback: SessionCallback): this;
+  regenerate(
+    optionsOrCallback?: RegenerateOptions | SessionCallback,
+    callback?: SessionCallback,
+  ): Promise<void> | this {
+    const [options, done] = splitArgs(optionsOrCallback, callback);
+    return settle(this, this[CONTEXT].regenerate(options), done);
+  }
+}
+
+/** `req.session` as the app sees it: the Session plus the user's typed data. */
+export type SessionWithData = Session & Partial<SessionData>;
+
+/** The user's data of a session, without `cookie` (what change detection compares). */
+export function sessionDataJson(session: Session): string {
+  const data: Record<string, unknown> = {};
+  for (const key of Object.keys(session)) {
+    if (key !== 'cookie') data[key] = (session as unknown as Record<string, unknown>)[key];
+  }
+  return JSON.stringify(data);
+}
+
+/** A plain record for the store: `{ cookie, ...data }`, no class instances at the top. */
+export function sessionToRecord(session: Session): SessionRecord {
+  const cookie: StoredCookie = { originalMaxAge: session.cookie.originalMaxAge };
+  for (const [key, value] of Object.entries(session.cookie.data)) {
+    if (value !== undefined) (cookie as unknown as Record<string, unknown>)[key] = value;
+  }
+  const record: SessionRecord = { cookie };
+  for (const key of Object.keys(session)) {
+    if (key !== 'cookie') record[key] = (session as unknown as Record<string, unknown>)[key];
+  }
+  return record;
+}
+
+function splitArgs<T extends object>(
+  first: T | SessionCallback | undefined,
+  second: SessionCallback | undefined,
+): [T, SessionCallback | undefined] {
+  if (typeof first === 'function') return [{} as T, first];
+  return [first ?? ({} as T), second];
+}
+
+function settle<S>(self: S, work: Promise<void>, callback?: SessionCallback): Promise<void> | S {
+  if (!callback) return work;
+  // The callback runs outside the promise chain: if it throws, that is the
+  // app's exception (as with express-session), not an unhandled rejection.
+  work.then(
+    () => queueMicrotask(() => callback()),
+    (err: unknown) => queueMicrotask(() => callback(err)),
+  );
+  return self;
+}
