@@ -142,51 +142,77 @@ function keyById(
 export type CallbackStoreBase = new (...args: any[]) => object;
 
 /**
+ * A class of callback stores over sess stores, extending `Base`. Each
+ * instance forwards to the SessionStore given to its constructor and has
+ * exactly the optional methods that store has (express-session checks for
+ * `touch` before calling it).
+ */
+export function callbackStoreClass<Base extends CallbackStoreBase>(Base: Base) {
+  return class CallbackBridge extends Base implements CallbackStore {
+    readonly #store: SessionStore;
+
+    // biome-ignore lint/suspicious/noExplicitAny: the mixin constructor signature TypeScript requires.
+    constructor(...args: any[]) {
+      const [store, ...rest] = args as [SessionStore, ...unknown[]];
+      super(...rest);
+      this.#store = store;
+      const self = this as unknown as Record<string, unknown>;
+      const { touch, all, length, clear } = store;
+      if (touch) {
+        self.touch = (sid: string, session: SessionRecord, callback?: (err?: unknown) => void) =>
+          forward(touch.call(store, sid, plain(session)), callback);
+      }
+      if (all) {
+        self.all = (callback: (err: unknown, sessions?: Record<string, SessionRecord>) => void) =>
+          all.call(store).then(
+            (sessions) => callback(null, sessions),
+            (err: unknown) => callback(err),
+          );
+      }
+      if (length) {
+        self.length = (callback: (err: unknown, n?: number) => void) =>
+          length.call(store).then(
+            (n) => callback(null, n),
+            (err: unknown) => callback(err),
+          );
+      }
+      if (clear) {
+        self.clear = (callback?: (err?: unknown) => void) => forward(clear.call(store), callback);
+      }
+    }
+
+    /** The sess store behind this callback facade. */
+    get sessStore(): SessionStore {
+      return this.#store;
+    }
+
+    get(sid: string, callback: (err: unknown, session?: SessionRecord | null) => void): void {
+      this.#store.get(sid).then(
+        (session) => callback(null, session ?? undefined),
+        (err: unknown) => callback(err),
+      );
+    }
+
+    set(sid: string, session: SessionRecord, callback?: (err?: unknown) => void): void {
+      forward(this.#store.set(sid, plain(session)), callback);
+    }
+
+    destroy(sid: string, callback?: (err?: unknown) => void): void {
+      forward(this.#store.destroy(sid), callback);
+    }
+  };
+}
+
+/**
  * Use a sess store under plain express-session:
- * `app.use(session({ store: toCallbackStore(new RedisStore(...), session.Store) }))`.
+ * `app.use(session({ store: toCallbackStore(new SqliteStore(...), session.Store) }))`.
  */
 export function toCallbackStore<Base extends CallbackStoreBase>(
   store: SessionStore,
   Base: Base,
 ): InstanceType<Base> & CallbackStore {
-  class Bridged extends Base implements CallbackStore {
-    get(sid: string, callback: (err: unknown, session?: SessionRecord | null) => void): void {
-      store.get(sid).then(
-        (session) => callback(null, session ?? undefined),
-        (err: unknown) => callback(err),
-      );
-    }
-    set(sid: string, session: SessionRecord, callback?: (err?: unknown) => void): void {
-      forward(store.set(sid, plain(session)), callback);
-    }
-    destroy(sid: string, callback?: (err?: unknown) => void): void {
-      forward(store.destroy(sid), callback);
-    }
-  }
-  const proto = Bridged.prototype as unknown as Record<string, unknown>;
-  const { touch, all, length, clear } = store;
-  if (touch) {
-    proto.touch = (sid: string, session: SessionRecord, callback?: (err?: unknown) => void) =>
-      forward(touch.call(store, sid, plain(session)), callback);
-  }
-  if (all) {
-    proto.all = (callback: (err: unknown, sessions?: Record<string, SessionRecord>) => void) =>
-      all.call(store).then(
-        (sessions) => callback(null, sessions),
-        (err: unknown) => callback(err),
-      );
-  }
-  if (length) {
-    proto.length = (callback: (err: unknown, n?: number) => void) =>
-      length.call(store).then(
-        (n) => callback(null, n),
-        (err: unknown) => callback(err),
-      );
-  }
-  if (clear) {
-    proto.clear = (callback?: (err?: unknown) => void) => forward(clear.call(store), callback);
-  }
-  return new Bridged() as InstanceType<Base> & CallbackStore;
+  const Bridge = callbackStoreClass(Base);
+  return new Bridge(store) as unknown as InstanceType<Base> & CallbackStore;
 }
 
 /** express-session hands stores its Session object; stores want the plain JSON shape. */

@@ -62,6 +62,7 @@ export { generateSessionId } from './id.js';
 export {
   fromCallbackStore,
   toCallbackStore,
+  callbackStoreClass,
   type CallbackStore,
   type CallbackStoreBase,
   type FromCallbackStoreOptions,
