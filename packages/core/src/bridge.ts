@@ -1,5 +1,5 @@
-import { SessError, StoreError, StoreUnavailableError, type StoreOperation } from './errors.js';
-import { type SessionStore, isExpired, isSessionRecord } from './store.js';
+import { SessError, StoreError, type StoreOperation, StoreUnavailableError } from './errors.js';
+import { isExpired, isSessionRecord, type SessionStore } from './store.js';
 import type { SessionRecord } from './types.js';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;

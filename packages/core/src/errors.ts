@@ -43,7 +43,11 @@ export class StoreError extends SessError {
     message: string,
     options?: { cause?: unknown; code?: string },
   ) {
-    super(options?.code ?? 'SESS_STORE', `${store} store: ${operation} failed: ${message}`, options);
+    super(
+      options?.code ?? 'SESS_STORE',
+      `${store} store: ${operation} failed: ${message}`,
+      options,
+    );
     this.store = store;
     this.operation = operation;
   }

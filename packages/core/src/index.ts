@@ -1,69 +1,69 @@
-export type {
-  SessionData,
-  SessionRecord,
-  StoredCookie,
-  SameSiteOption,
-  CookiePriority,
-} from './types.js';
 export {
-  SessError,
-  SessConfigError,
-  StoreError,
-  StoreUnavailableError,
-  StoreClosedError,
-  CorruptRecordError,
-  SessionConflictError,
-  isSessError,
-  type StoreOperation,
-} from './errors.js';
-export {
-  type SessionStore,
-  type StoreCapability,
-  STORE_CAPABILITIES,
-  storeCapabilities,
-  DEFAULT_TTL_MS,
-  sessionExpiry,
-  sessionTtl,
-  isExpired,
-  encodeRecord,
-  decodeRecord,
-  isSessionRecord,
-} from './store.js';
-export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+  type CallbackStore,
+  type CallbackStoreBase,
+  callbackStoreClass,
+  type FromCallbackStoreOptions,
+  fromCallbackStore,
+  toCallbackStore,
+} from './bridge.js';
 export { Cookie, type CookieOptions } from './cookie.js';
 export {
-  Session,
-  type SessionWithData,
-  type SessionContext,
-  type SessionCallback,
-  type RegenerateOptions,
+  CorruptRecordError,
+  isSessError,
+  SessConfigError,
+  SessError,
+  SessionConflictError,
+  StoreClosedError,
+  StoreError,
+  type StoreOperation,
+  StoreUnavailableError,
+} from './errors.js';
+export { generateSessionId } from './id.js';
+export {
+  type ConflictInfo,
+  type ConflictPolicy,
+  type RequestInput,
+  RequestSession,
+  SessionManager,
+  type SessionOptions,
+} from './manager.js';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export {
   type DestroyOptions,
+  type RegenerateOptions,
+  Session,
+  type SessionCallback,
+  type SessionContext,
+  type SessionWithData,
   sessionDataJson,
   sessionToRecord,
 } from './session.js';
 export {
-  SessionManager,
-  RequestSession,
-  type SessionOptions,
-  type RequestInput,
-  type ConflictPolicy,
-  type ConflictInfo,
-} from './manager.js';
-export {
-  sign,
-  unsign,
-  signCookie,
-  unsignCookie,
   normalizeSecrets,
   SIGNED_PREFIX,
+  sign,
+  signCookie,
   type UnsignedCookie,
+  unsign,
+  unsignCookie,
 } from './signing.js';
-export { generateSessionId } from './id.js';
 export {
-  fromCallbackStore,
-  toCallbackStore,
-  callbackStoreClass,
-  type CallbackStore,
-  type CallbackStoreBase,
-  type FromCallbackStoreOptions,
-} from './bridge.js';
+  DEFAULT_TTL_MS,
+  decodeRecord,
+  encodeRecord,
+  isExpired,
+  isSessionRecord,
+  type SessionStore,
+  STORE_CAPABILITIES,
+  type StoreCapability,
+  sessionExpiry,
+  sessionTtl,
+  storeCapabilities,
+} from './store.js';
+export type {
+  CookiePriority,
+  SameSiteOption,
+  SessionData,
+  SessionRecord,
+  StoredCookie,
+} from './types.js';

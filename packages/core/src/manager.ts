@@ -5,8 +5,8 @@ import {
   SessError,
   SessionConflictError,
   StoreError,
-  StoreUnavailableError,
   type StoreOperation,
+  StoreUnavailableError,
 } from './errors.js';
 import { generateSessionId } from './id.js';
 import { MemoryStore } from './memory-store.js';
@@ -19,7 +19,7 @@ import {
   sessionToRecord,
 } from './session.js';
 import { normalizeSecrets, signCookie, unsignCookie } from './signing.js';
-import { type SessionStore, isExpired, isSessionRecord } from './store.js';
+import { isExpired, isSessionRecord, type SessionStore } from './store.js';
 import type { SessionRecord } from './types.js';
 
 /** What to do when two parallel requests changed the same session key. */
@@ -326,7 +326,8 @@ export class RequestSession<Req = unknown> implements SessionContext {
     } else if (this.#shouldTouch(session)) {
       const id = this.id;
       const touch = manager.store.touch;
-      if (touch) await manager.call('touch', () => touch.call(manager.store, id, sessionToRecord(session)));
+      if (touch)
+        await manager.call('touch', () => touch.call(manager.store, id, sessionToRecord(session)));
     }
   }
 

@@ -1,9 +1,9 @@
 import { CorruptRecordError, StoreClosedError } from './errors.js';
 import {
   DEFAULT_TTL_MS,
-  type SessionStore,
   decodeRecord,
   encodeRecord,
+  type SessionStore,
   sessionTtl,
 } from './store.js';
 import type { SessionRecord } from './types.js';
@@ -166,7 +166,18 @@ export class MemoryStore implements SessionStore {
     return entry;
   }
 
-  #open(operation: 'get' | 'set' | 'touch' | 'destroy' | 'ids' | 'all' | 'length' | 'clear' | 'compareAndSet'): void {
+  #open(
+    operation:
+      | 'get'
+      | 'set'
+      | 'touch'
+      | 'destroy'
+      | 'ids'
+      | 'all'
+      | 'length'
+      | 'clear'
+      | 'compareAndSet',
+  ): void {
     if (this.#closed) throw new StoreClosedError(NAME, operation);
   }
 }

@@ -3,8 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import {
   type CallbackStore,
   Cookie,
-  type RequestSession,
   type Session as CoreSession,
+  type RequestSession,
   SessionManager,
   type SessionOptions,
   type SessionStore,
@@ -13,15 +13,15 @@ import {
 import { REQUEST_STATE, Session } from './session.js';
 import { MemoryStore, Store, toSessStore } from './store.js';
 
-export { Cookie, MemoryStore, Session, Store };
 export type { CookieOptions, SessionData, SessionStore, SessionWithData } from '@sess/core';
 export {
-  SessError,
   SessConfigError,
+  SessError,
+  SessionConflictError,
   StoreError,
   StoreUnavailableError,
-  SessionConflictError,
 } from '@sess/core';
+export { Cookie, MemoryStore, Session, Store };
 
 /** The request as the middleware sees it: Node's, plus what Express adds. */
 export type SessionRequest = IncomingMessage & {

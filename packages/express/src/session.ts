@@ -31,5 +31,8 @@ export class Session extends CoreSession {
 }
 
 function outside(): SessError {
-  return new SessError('SESS_DETACHED', 'this session does not belong to a request handled by sess');
+  return new SessError(
+    'SESS_DETACHED',
+    'this session does not belong to a request handled by sess',
+  );
 }

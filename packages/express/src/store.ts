@@ -3,11 +3,11 @@ import type { IncomingMessage } from 'node:http';
 import {
   type CallbackStore,
   MemoryStore as CoreMemoryStore,
+  callbackStoreClass,
+  fromCallbackStore,
   type MemoryStoreOptions,
   type SessionRecord,
   type SessionStore,
-  callbackStoreClass,
-  fromCallbackStore,
 } from '@sess/core';
 import { Session } from './session.js';
 

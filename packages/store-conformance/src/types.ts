@@ -1,0 +1,64 @@
+import type { SessionStore, StoreCapability } from '@sess/core';
+
+/** What the suite needs to know about a store under test. */
+export interface ConformanceOptions<S extends SessionStore = SessionStore> {
+  /** Shown in every test name and in the report. */
+  name: string;
+  /**
+   * A new store. `namespace` is unique per behaviour: map it to your prefix,
+   * table or collection so behaviours never see each other on a shared backend.
+   */
+  create: (context: { namespace: string }) => S | Promise<S>;
+  /** Run after each behaviour. Default: `clear()` then `close()` when the store has them. */
+  cleanup?: (store: S) => void | Promise<void>;
+  /** A store whose backend is down (a closed port, short timeouts): enables the failure behaviours. */
+  unreachable?: () => SessionStore | Promise<SessionStore>;
+  /** Override detected capabilities, e.g. `{ compareAndSet: false }`. */
+  capabilities?: Partial<Record<StoreCapability, boolean>>;
+  /** The store keeps connections it was given (not its own): skip the "close releases handles" check. */
+  sharedResources?: boolean;
+  /** Bound for one behaviour, in ms. Default 15,000. */
+  timeout?: number;
+  /** Bound within which an unreachable backend must reject, in ms. Default 5,000. */
+  failFastWithin?: number;
+  /** Vitest only: skip the whole suite, with this reason shown. */
+  skip?: string | false;
+}
+
+export type Requirement = StoreCapability | 'unreachable' | 'ownedResources';
+
+export interface BehaviourContext {
+  /** The store under test, fresh for this behaviour. */
+  store: SessionStore;
+  /** Another store on the same backend, in a namespace of its own (cleaned up afterwards). */
+  other: () => Promise<SessionStore>;
+  /** A store whose backend is down (only for behaviours that require 'unreachable'). */
+  unreachable: () => Promise<SessionStore>;
+  options: ConformanceOptions;
+}
+
+export interface Behaviour {
+  group: string;
+  name: string;
+  /** Capabilities the behaviour needs; without them it is reported n.a. */
+  requires?: readonly Requirement[];
+  run: (context: BehaviourContext) => Promise<void>;
+}
+
+export type Status = 'pass' | 'fail' | 'n.a.';
+
+export interface BehaviourResult {
+  group: string;
+  name: string;
+  status: Status;
+  /** Why it failed, or which capability was missing. */
+  reason?: string;
+  durationMs: number;
+}
+
+export interface ConformanceReport {
+  store: string;
+  capabilities: StoreCapability[];
+  summary: { passed: number; failed: number; notApplicable: number; total: number };
+  results: BehaviourResult[];
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# publint and Are-the-types-wrong on every public package (run after `pnpm build`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+for dir in packages/*/; do
+  name="$(node -p "require('./${dir}package.json').name")"
+  if [[ "$(node -p "require('./${dir}package.json').private === true")" == "true" ]]; then continue; fi
+  echo "== $name" >&2
+  (cd "$dir" && pnpm exec publint --strict) || status=1
+  (cd "$dir" && pnpm exec attw --pack . --format table-flipped) || status=1
+done
+exit $status
