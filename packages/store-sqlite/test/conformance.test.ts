@@ -1,0 +1,24 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeStoreConformance } from '@sess/store-conformance';
+import { afterAll } from 'vitest';
+import { SqliteStore } from '../src/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sess-sqlite-conformance-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Conformance namespaces become table names: keep only what a table name may hold. */
+const tableFor = (namespace: string) =>
+  `s_${namespace.replace(/[^A-Za-z0-9_]/g, '_')}`.slice(0, 60);
+
+describeStoreConformance({
+  name: 'sqlite (file database)',
+  create: ({ namespace }) =>
+    new SqliteStore({ filename: join(dir, 'sessions.db'), table: tableFor(namespace) }),
+});
+
+describeStoreConformance({
+  name: 'sqlite (:memory:)',
+  create: () => new SqliteStore({ filename: ':memory:' }),
+});
