@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { SessConfigError, StoreClosedError } from '@sess/core';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/index.js';
+
+const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+const record = (data: Record<string, unknown> = {}, expires: string | null = inAnHour()) => ({
+  cookie: { originalMaxAge: 3_600_000, expires },
+  ...data,
+});
+
+describe('SqliteStore', () => {
+  it('stores rows in the documented layout: id, session JSON text, expires in ms', async () => {
+    const db = new Database(':memory:');
+    const store = new SqliteStore({ db });
+    const expires = inAnHour();
+    await store.set('abc', record({ user: 'ada' }, expires));
+    const row = db.prepare('SELECT id, session, expires FROM sessions').get() as {
+      id: string;
+      session: string;
+      expires: number;
+    };
+    expect(row.id).toBe('abc');
+    expect(JSON.parse(row.session)).toEqual(record({ user: 'ada' }, expires));
+    expect(row.expires).toBe(Date.parse(expires));
+    const indexes = db.prepare("PRAGMA index_list('sessions')").all() as { name: string }[];
+    expect(indexes.map((i) => i.name)).toContain('sessions_expires');
+    await store.close();
+    expect(db.open).toBe(true); // a database it was given stays open
+    db.close();
+  });
+
+  it('opens a file in WAL mode with a busy timeout, and closes what it opened', async () => {
+    const store = new SqliteStore({ filename: ':memory:', busyTimeout: 1234 });
+    expect(store.db.pragma('busy_timeout', { simple: true })).toBe(1234);
+    await store.close();
+    expect(store.db.open).toBe(false);
+    await expect(store.get('x')).rejects.toBeInstanceOf(StoreClosedError);
+  });
+
+  it('reads a corrupt row as a missing session and leaves the other rows', async () => {
+    const store = new SqliteStore({ filename: ':memory:' });
+    await store.set('good', record({ v: 1 }));
+    const insert = store.db.prepare('INSERT INTO sessions (id, session, expires) VALUES (?, ?, ?)');
+    insert.run('not-json', '{"cookie":', Date.now() + 60_000);
+    insert.run('no-cookie', '{"v":2}', Date.now() + 60_000);
+    insert.run('array', '[1,2]', Date.now() + 60_000);
+    expect(await store.get('not-json')).toBeNull();
+    expect(await store.get('no-cookie')).toBeNull();
+    expect(await store.get('array')).toBeNull();
+    expect(Object.keys(await store.all())).toEqual(['good']);
+    // compareAndSet treats the corrupt row as absent, as get does
+    expect(await store.compareAndSet('not-json', null, record({ v: 3 }))).toBe(true);
+    expect((await store.get('not-json'))?.v).toBe(3);
+    await store.close();
+  });
+
+  it('prune deletes expired rows only', async () => {
+    const store = new SqliteStore({ filename: ':memory:', pruneInterval: false });
+    await store.set('live', record());
+    await store.set('short', record({}, new Date(Date.now() + 50).toISOString()));
+    await new Promise((r) => setTimeout(r, 80));
+    const count = () => store.db.prepare('SELECT count(*) FROM sessions').pluck().get();
+    expect(count()).toBe(2); // still on disk, but no longer visible
+    expect(await store.get('short')).toBeNull();
+    expect(store.prune()).toBe(1);
+    expect(count()).toBe(1);
+    expect(await store.get('live')).not.toBeNull();
+    await store.close();
+  });
+
+  it('prunes on its interval', async () => {
+    const store = new SqliteStore({ filename: ':memory:', pruneInterval: 50 });
+    await store.set('short', record({}, new Date(Date.now() + 20).toISOString()));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(store.db.prepare('SELECT count(*) FROM sessions').pluck().get()).toBe(0);
+    await store.close();
+  });
+
+  it('does not write a session already expired at set time', async () => {
+    const store = new SqliteStore({ filename: ':memory:' });
+    await store.set('gone', record({}, new Date(Date.now() - 1000).toISOString()));
+    expect(store.db.prepare('SELECT count(*) FROM sessions').pluck().get()).toBe(0);
+    await store.close();
+  });
+
+  it('keeps a record without cookie.expires for its ttl option', async () => {
+    const store = new SqliteStore({ filename: ':memory:', ttl: 60 });
+    await store.set('browser-session', record({}, null));
+    expect(await store.get('browser-session')).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await store.get('browser-session')).toBeNull();
+    await store.close();
+  });
+
+  it('rejects a table name that is not a plain identifier', () => {
+    for (const table of ['x"; DROP TABLE sessions; --', '', '1abc', 'a b', 'a'.repeat(70)]) {
+      expect(() => new SqliteStore({ filename: ':memory:', table })).toThrow(SessConfigError);
+    }
+  });
+
+  it('an unopenable file is a typed error, not a crash', () => {
+    expect(() => new SqliteStore({ filename: '/nonexistent-dir/x/sessions.db' })).toThrow(
+      /sqlite store: connect failed/,
+    );
+  });
+
+  it('never keeps the process alive: its prune timer is unref-ed', () => {
+    const tsx = createRequire(import.meta.url).resolve('tsx');
+    const script = `
+      import { SqliteStore } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).pathname)};
+      const store = new SqliteStore({ filename: ':memory:', pruneInterval: 1000 });
+      await store.set('a', { cookie: { originalMaxAge: null } });
+      console.log('done');`;
+    // The child exits by itself without close(); a live timer would hang it until the timeout.
+    const out = execFileSync(
+      process.execPath,
+      ['--import', tsx, '--input-type=module', '-e', script],
+      {
+        timeout: 20_000,
+      },
+    );
+    expect(out.toString().trim()).toBe('done');
+  });
+});
