@@ -8,7 +8,7 @@ const page = (title, body) => `<!doctype html>
 <style>body{font:16px system-ui;max-width:40rem;margin:3rem auto}form{display:inline}</style>
 <h1>${title}</h1>${body}`;
 
-const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
  * @param {{ store: import('@sess/core').SessionStore, secret: string | string[], maxAge?: number }} options
@@ -35,7 +35,7 @@ export function createApp({ store, secret, maxAge = 10 * 60_000 }) {
     const left = Math.round((req.session.cookie.maxAge ?? 0) / 1000);
     res.send(
       page(
-        user ? `Hello, ${escape(user)}` : 'Hello, visitor',
+        user ? `Hello, ${escapeHtml(user)}` : 'Hello, visitor',
         `<p>Visits in this session: <b id="views">${req.session.views}</b></p>
          <p>This session ends after ${left} s without a visit.</p>
          ${
