@@ -73,7 +73,8 @@ export interface RequestInput<Req> {
   onReplace?: (session: Session | null, id: string) => void;
 }
 
-const MAX_MERGE_ATTEMPTS = 10;
+/** Merge attempts before giving up; parallel writers each win one round, so this bounds the fan-in. */
+const MAX_MERGE_ATTEMPTS = 100;
 const MIN_SECRET_LENGTH = 32;
 
 /**
@@ -228,7 +229,8 @@ export class RequestSession<Req = unknown> implements SessionContext {
     this.session = new Session(this, id, record);
     this.#originalId = id;
     this.#originalHash = sessionDataJson(this.session);
-    if (!this.#manager.options.resave) this.#savedHash = this.#originalHash;
+    // express-session's default is resave: true (rewrite even when unchanged).
+    if (this.#manager.options.resave === false) this.#savedHash = this.#originalHash;
     if (this.#manager.store.compareAndSet) this.#baseJson = JSON.stringify(record);
   }
 
@@ -377,14 +379,15 @@ export class RequestSession<Req = unknown> implements SessionContext {
   }
 
   /**
-   * express-session touches every unsaved request. sess touches only when
-   * the expiry the store holds would otherwise fall behind the browser's:
-   * with `rolling`, or for a browser-session cookie (whose record lives for
-   * the store's TTL). A fixed-expiry cookie was stored with that expiry.
+   * express-session touches every request it does not save. sess touches
+   * only with `rolling`, the one case where the browser's expiry moves on
+   * every response; otherwise an unmodified session costs no write (a
+   * fixed-expiry cookie was stored with its expiry; a browser-session
+   * cookie's record lives for the store's TTL after its last write).
    */
-  #shouldTouch(session: Session): boolean {
+  #shouldTouch(_session: Session): boolean {
     if (this.cookieId !== this.id) return false;
-    return (this.#manager.options.rolling ?? false) || session.cookie.expires === null;
+    return this.#manager.options.rolling ?? false;
   }
 
   #shouldSetCookie(session: Session): boolean {
@@ -430,6 +433,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
         this.#baseJson = JSON.stringify(next);
         return;
       }
+      if (attempt >= 2) await backoff(attempt);
       const latest = await manager.call('get', () => store.get(id));
       current = latest && isSessionRecord(latest) && !isExpired(latest) ? latest : null;
     }
@@ -474,6 +478,12 @@ function mergeChanges(
     else delete next[key];
   }
   return next;
+}
+
+/** A short random pause so that many writers on one session stop colliding in lockstep. */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(50, 2 ** Math.min(attempt, 6));
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
