@@ -1,16 +1,7 @@
 import type { MemoryStore } from '@sess/core';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import {
-  CountingStore,
-  EXPRESS,
-  hmac,
-  idOf,
-  makeApp,
-  pair,
-  setCookie,
-  signed,
-} from './helpers.js';
+import { CountingStore, EXPRESS, hmac, idOf, makeApp, pair, setCookie, signed } from './helpers.js';
 
 declare module '@sess/core' {
   interface SessionData {
