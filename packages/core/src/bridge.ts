@@ -8,17 +8,18 @@ type Callback<T = void> = (err?: unknown, value?: T) => void;
  * An express-session style store: the callback API that connect-redis,
  * connect-mongo, connect-pg-simple and express-session's MemoryStore implement.
  */
+/*
+ * What a callback store hands back is `unknown` on purpose: stores are typed
+ * against express-session's own types, or loosely, and the bridge validates
+ * every record it receives anyway. Sessions given to a store are plain
+ * records (`object`), so stores typed with express-session's SessionData fit.
+ */
 export interface CallbackStore {
-  get(sid: string, callback: (err: unknown, session?: SessionRecord | null) => void): void;
-  set(sid: string, session: SessionRecord, callback?: (err?: unknown) => void): void;
+  get(sid: string, callback: (err: unknown, session?: unknown) => void): void;
+  set(sid: string, session: object, callback?: (err?: unknown) => void): void;
   destroy(sid: string, callback?: (err?: unknown) => void): void;
-  touch?(sid: string, session: SessionRecord, callback?: (err?: unknown) => void): void;
-  all?(
-    callback: (
-      err: unknown,
-      sessions?: Record<string, SessionRecord> | SessionRecord[] | null,
-    ) => void,
-  ): void;
+  touch?(sid: string, session: object, callback?: (err?: unknown) => void): void;
+  all?(callback: (err: unknown, sessions?: unknown) => void): void;
   length?(callback: (err: unknown, length?: number) => void): void;
   clear?(callback?: (err?: unknown) => void): void;
 }
@@ -71,7 +72,7 @@ export function fromCallbackStore(
 
   const store: SessionStore = {
     async get(id) {
-      const record = await call<SessionRecord | null>('get', (done) =>
+      const record = await call<unknown>('get', (done) =>
         legacy.get(id, (err, session) => done(err, session ?? null)),
       );
       return live(record);
@@ -91,11 +92,12 @@ export function fromCallbackStore(
   }
   if (all) {
     const allLive = async (): Promise<Record<string, SessionRecord>> => {
-      const found = await call<Record<string, SessionRecord> | SessionRecord[] | null>(
-        'all',
-        (done) => all.call(legacy, (err, sessions) => done(err, sessions ?? null)),
+      const found = await call<unknown>('all', (done) =>
+        all.call(legacy, (err, sessions) => done(err, sessions ?? null)),
       );
-      return keyById(found ?? {}, live);
+      return typeof found === 'object' && found !== null
+        ? keyById(found as Record<string, unknown> | unknown[], live)
+        : {};
     };
     store.all = allLive;
     store.ids = async () => Object.keys(await allLive());
@@ -114,13 +116,13 @@ export function fromCallbackStore(
 
 /** Legacy `all()` answers with an object keyed by id, or (connect-redis) an array with `id` inside. */
 function keyById(
-  found: Record<string, SessionRecord> | SessionRecord[],
+  found: Record<string, unknown> | unknown[],
   live: (record: unknown) => SessionRecord | null,
 ): Record<string, SessionRecord> {
   const out: Record<string, SessionRecord> = {};
   const entries: [string, unknown][] = Array.isArray(found)
     ? found.flatMap((record) => {
-        const id = (record as { id?: unknown }).id;
+        const id = (record as { id?: unknown } | null)?.id;
         if (typeof id !== 'string') return [];
         const { id: _drop, ...rest } = record as SessionRecord & { id: string };
         return [[id, rest] as [string, unknown]];
@@ -140,6 +142,8 @@ function keyById(
  */
 // biome-ignore lint/suspicious/noExplicitAny: TypeScript requires any[] for a mixin base.
 export type CallbackStoreBase = new (...args: any[]) => object;
+// biome-ignore lint/suspicious/noExplicitAny: as above, for bases declared abstract (express-session's Store).
+export type AbstractCallbackStoreBase = abstract new (...args: any[]) => object;
 
 /**
  * A class of callback stores over sess stores, extending `Base`. Each
@@ -207,11 +211,12 @@ export function callbackStoreClass<Base extends CallbackStoreBase>(Base: Base) {
  * Use a sess store under plain express-session:
  * `app.use(session({ store: toCallbackStore(new SqliteStore(...), session.Store) }))`.
  */
-export function toCallbackStore<Base extends CallbackStoreBase>(
+export function toCallbackStore<Base extends AbstractCallbackStoreBase>(
   store: SessionStore,
   Base: Base,
 ): InstanceType<Base> & CallbackStore {
-  const Bridge = callbackStoreClass(Base);
+  // express-session's Store is declared abstract in its types, but it is an ordinary constructor.
+  const Bridge = callbackStoreClass(Base as unknown as CallbackStoreBase);
   return new Bridge(store) as unknown as InstanceType<Base> & CallbackStore;
 }
 

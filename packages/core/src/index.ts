@@ -1,4 +1,5 @@
 export {
+  type AbstractCallbackStoreBase,
   type CallbackStore,
   type CallbackStoreBase,
   callbackStoreClass,

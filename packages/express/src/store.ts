@@ -5,6 +5,7 @@ import {
   MemoryStore as CoreMemoryStore,
   callbackStoreClass,
   fromCallbackStore,
+  isSessionRecord,
   type MemoryStoreOptions,
   type SessionRecord,
   type SessionStore,
@@ -50,7 +51,7 @@ Store.prototype.regenerate = function regenerate(req, callback) {
 Store.prototype.load = function load(this: Store & CallbackStore, sid, callback) {
   this.get(sid, (err, record) => {
     if (err) return callback(err);
-    if (!record) return callback(undefined, undefined);
+    if (!isSessionRecord(record)) return callback(undefined, undefined);
     const req = { sessionID: sid } as unknown as IncomingMessage;
     callback(undefined, this.createSession(req, record));
   });
