@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CorruptRecordError,
+  DEFAULT_TTL_MS,
+  decodeRecord,
+  encodeRecord,
+  isExpired,
+  isSessionRecord,
+  MemoryStore,
+  type SessionRecord,
+  type SessionStore,
+  STORE_CAPABILITIES,
+  StoreError,
+  sessionExpiry,
+  sessionTtl,
+  storeCapabilities,
+} from '../src/index.js';
+
+const NOW = Date.parse('2026-03-01T12:00:00.000Z');
+const record = (expires: SessionRecord['cookie']['expires']): SessionRecord => ({
+  cookie: { originalMaxAge: 1000, expires },
+});
+
+describe('sessionExpiry', () => {
+  it('reads a Date', () => {
+    expect(sessionExpiry(record(new Date(NOW)))).toBe(NOW);
+  });
+  it('reads an ISO string (what JSON gives back)', () => {
+    expect(sessionExpiry(record('2026-03-01T12:00:00.000Z'))).toBe(NOW);
+  });
+  it('is null for a browser-session cookie (null or absent expires)', () => {
+    expect(sessionExpiry(record(null))).toBeNull();
+    expect(sessionExpiry({ cookie: { originalMaxAge: null } })).toBeNull();
+  });
+  it('treats an unparseable date as already expired (0), so a damaged record is never kept', () => {
+    expect(sessionExpiry(record('not a date'))).toBe(0);
+    expect(sessionExpiry(record(new Date('nope')))).toBe(0);
+  });
+  it('does not throw on a record missing its cookie', () => {
+    expect(sessionExpiry({} as SessionRecord)).toBeNull();
+  });
+});
+
+describe('sessionTtl', () => {
+  it('is the time left until expires', () => {
+    expect(sessionTtl(record(new Date(NOW + 5000)), DEFAULT_TTL_MS, NOW)).toBe(5000);
+    expect(sessionTtl(record(new Date(NOW + 5000).toISOString()), DEFAULT_TTL_MS, NOW)).toBe(5000);
+  });
+  it('is the default TTL (one day unless given) without expires', () => {
+    expect(sessionTtl(record(null), undefined, NOW)).toBe(DEFAULT_TTL_MS);
+    expect(DEFAULT_TTL_MS).toBe(86_400_000);
+    expect(sessionTtl(record(null), 1234, NOW)).toBe(1234);
+  });
+  it('is zero or less once expired, or for an invalid date', () => {
+    expect(sessionTtl(record(new Date(NOW)), DEFAULT_TTL_MS, NOW)).toBe(0);
+    expect(sessionTtl(record(new Date(NOW - 10)), DEFAULT_TTL_MS, NOW)).toBe(-10);
+    expect(sessionTtl(record('garbage'), DEFAULT_TTL_MS, NOW)).toBeLessThanOrEqual(0);
+  });
+});
+
+describe('isExpired', () => {
+  it('compares expires with now, expiring at the exact millisecond', () => {
+    expect(isExpired(record(new Date(NOW + 1)), NOW)).toBe(false);
+    expect(isExpired(record(new Date(NOW)), NOW)).toBe(true);
+    expect(isExpired(record(new Date(NOW - 1).toISOString()), NOW)).toBe(true);
+  });
+  it('never expires a browser-session record by itself', () => {
+    expect(isExpired(record(null), NOW)).toBe(false);
+  });
+  it('counts an invalid date as expired', () => {
+    expect(isExpired(record('31/02/2026'), NOW)).toBe(true);
+  });
+});
+
+describe('encodeRecord / decodeRecord', () => {
+  it('round-trips, turning Dates into ISO strings as express-session stores do', () => {
+    const input: SessionRecord = { cookie: { originalMaxAge: 10, expires: new Date(NOW) }, n: 1 };
+    const json = encodeRecord(input);
+    expect(json).toBe(
+      '{"cookie":{"originalMaxAge":10,"expires":"2026-03-01T12:00:00.000Z"},"n":1}',
+    );
+    expect(decodeRecord(json)).toEqual({
+      cookie: { originalMaxAge: 10, expires: '2026-03-01T12:00:00.000Z' },
+      n: 1,
+    });
+  });
+
+  it('accepts a Buffer and an already-parsed object', () => {
+    const json = '{"cookie":{"originalMaxAge":null},"user":"ann"}';
+    expect(decodeRecord(Buffer.from(json))).toEqual(JSON.parse(json));
+    expect(decodeRecord(JSON.parse(json))).toEqual(JSON.parse(json));
+  });
+
+  it.each([
+    ['corrupt JSON', '{"cookie":'],
+    ['an empty string', ''],
+    ['an empty Buffer', Buffer.alloc(0)],
+    ['binary garbage', Buffer.from([0xff, 0x00, 0xfe])],
+    ['a JSON array', '[{"cookie":{}}]'],
+    ['an array value', [{ cookie: {} }]],
+    ['JSON null', 'null'],
+    ['a number', '42'],
+    ['a string', '"hello"'],
+    ['a record without cookie', '{"user":"ann"}'],
+    ['a record whose cookie is null', '{"cookie":null}'],
+    ['a record whose cookie is a string', '{"cookie":"x"}'],
+    ['a record whose cookie is an array', '{"cookie":[]}'],
+    ['undefined', undefined],
+    ['null', null],
+  ])('rejects %s with CorruptRecordError', (_label, raw) => {
+    let caught: unknown;
+    try {
+      decodeRecord(raw, 'mystore');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(CorruptRecordError);
+    expect(caught).toBeInstanceOf(StoreError);
+    const error = caught as CorruptRecordError;
+    expect(error.code).toBe('SESS_CORRUPT_RECORD');
+    expect(error.store).toBe('mystore');
+    expect(error.operation).toBe('get');
+  });
+
+  it('keeps the JSON parse error as the cause', () => {
+    try {
+      decodeRecord('{nope');
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+    }
+  });
+
+  it('isSessionRecord is the same structural check', () => {
+    expect(isSessionRecord({ cookie: {} })).toBe(true);
+    expect(isSessionRecord({ cookie: [] })).toBe(false);
+    expect(isSessionRecord([])).toBe(false);
+    expect(isSessionRecord('x')).toBe(false);
+  });
+});
+
+describe('storeCapabilities', () => {
+  it('lists exactly the optional methods a store implements', () => {
+    const minimal: SessionStore = {
+      get: async () => null,
+      set: async () => {},
+      destroy: async () => {},
+    };
+    expect(storeCapabilities(minimal).size).toBe(0);
+    expect(storeCapabilities({ ...minimal, touch: async () => {}, length: async () => 0 })).toEqual(
+      new Set(['touch', 'length']),
+    );
+  });
+
+  it('finds every capability on MemoryStore (class methods on the prototype count)', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    expect([...storeCapabilities(store)].sort()).toEqual([...STORE_CAPABILITIES].sort());
+    await store.close();
+  });
+});
