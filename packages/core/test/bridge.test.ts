@@ -1,0 +1,340 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import signature from 'cookie-signature';
+import expressSession from 'express-session';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type CallbackStore,
+  fromCallbackStore,
+  MemoryStore,
+  SessionManager,
+  type SessionRecord,
+  StoreError,
+  StoreUnavailableError,
+  signCookie,
+  storeCapabilities,
+  toCallbackStore,
+} from '../src/index.js';
+
+const SECRET = 'a long secret shared by both libraries in these tests';
+
+const live = (data: Record<string, unknown> = {}, ms = 60_000): SessionRecord => ({
+  cookie: {
+    originalMaxAge: ms,
+    expires: new Date(Date.now() + ms).toISOString(),
+    httpOnly: true,
+    path: '/',
+  },
+  ...data,
+});
+
+describe('fromCallbackStore over express-session’s MemoryStore', () => {
+  const make = () => {
+    const legacy = new expressSession.MemoryStore();
+    return { legacy, store: fromCallbackStore(legacy) };
+  };
+
+  it('gets, sets and destroys through callbacks', async () => {
+    const { store } = make();
+    const record = live({ user: 'ann' });
+    await store.set('id1', record);
+    expect(await store.get('id1')).toEqual(record);
+    await store.destroy('id1');
+    expect(await store.get('id1')).toBeNull();
+    expect(await store.get('never-there')).toBeNull();
+  });
+
+  it('exposes exactly the capabilities the legacy store has', () => {
+    const { store } = make();
+    expect([...storeCapabilities(store)].sort()).toEqual([
+      'all',
+      'clear',
+      'ids',
+      'length',
+      'touch',
+    ]);
+  });
+
+  it('lists, counts and clears', async () => {
+    const { store } = make();
+    await store.set('a', live({ n: 1 }));
+    await store.set('b', live({ n: 2 }));
+    expect((await store.ids?.())?.sort()).toEqual(['a', 'b']);
+    expect(await store.length?.()).toBe(2);
+    expect((await store.all?.())?.b?.n).toBe(2);
+    await store.clear?.();
+    expect(await store.length?.()).toBe(0);
+  });
+
+  it('touch moves the expiry express-session’s store keeps', async () => {
+    const { legacy, store } = make();
+    await store.set('a', live({ n: 1 }, 1000));
+    const later = live({ n: 1 }, 120_000);
+    await store.touch?.('a', later);
+    const raw = (legacy as unknown as { sessions: Record<string, string> }).sessions.a as string;
+    expect(JSON.parse(raw).cookie.expires).toBe(later.cookie.expires);
+  });
+
+  it('hides expired records the legacy store still holds', async () => {
+    const legacy: CallbackStore = {
+      get: (_sid, cb) => cb(null, live({ old: true }, -1000)),
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+      all: (cb) => cb(null, { a: live({}, -1000), b: live({ ok: 1 }) }),
+    };
+    const store = fromCallbackStore(legacy);
+    expect(await store.get('x')).toBeNull();
+    expect(Object.keys((await store.all?.()) ?? {})).toEqual(['b']);
+    expect(await store.length?.()).toBe(1);
+  });
+
+  it('drops records that are not session records (corrupt → missing)', async () => {
+    const answers: unknown[] = ['a string', 42, [], { noCookie: true }, { cookie: null }];
+    for (const answer of answers) {
+      const store = fromCallbackStore({
+        get: (_sid, cb) => cb(null, answer),
+        set: (_sid, _s, cb) => cb?.(),
+        destroy: (_sid, cb) => cb?.(),
+      });
+      expect(await store.get('x'), JSON.stringify(answer)).toBeNull();
+    }
+  });
+
+  it('reads an all() that answers with an array of records carrying id (connect-redis style)', async () => {
+    const store = fromCallbackStore({
+      get: (_sid, cb) => cb(null, null),
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+      all: (cb) => cb(null, [{ id: 'a', ...live({ n: 1 }) }, { ...live() }, null]),
+    });
+    const all = await store.all?.();
+    expect(Object.keys(all ?? {})).toEqual(['a']);
+    expect(all?.a).not.toHaveProperty('id');
+    expect(all?.a?.n).toBe(1);
+  });
+
+  it('uses length() when the legacy store has no all()', async () => {
+    const store = fromCallbackStore({
+      get: (_sid, cb) => cb(null, null),
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+      length: (cb) => cb(null, 7),
+    });
+    expect(await store.length?.()).toBe(7);
+    expect(store.ids).toBeUndefined();
+    expect(store.all).toBeUndefined();
+  });
+});
+
+describe('fromCallbackStore failures', () => {
+  it('a store that never calls back rejects with StoreUnavailableError in bounded time', async () => {
+    const silent: CallbackStore = {
+      get: () => {},
+      set: () => {},
+      destroy: () => {},
+      touch: () => {},
+    };
+    const store = fromCallbackStore(silent, { timeout: 100, name: 'silent' });
+    const started = Date.now();
+    const error = await store.get('x').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as StoreUnavailableError).operation).toBe('get');
+    expect((error as StoreUnavailableError).store).toBe('silent');
+    await expect(store.set('x', live())).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.destroy('x')).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.touch?.('x', live())).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('a callback error becomes a StoreError carrying the cause and the operation', async () => {
+    const cause = new Error('connection refused');
+    const store = fromCallbackStore({
+      get: (_sid, cb) => cb(cause),
+      set: (_sid, _s, cb) => cb?.('a string error'),
+      destroy: (_sid, cb) => cb?.(),
+    });
+    const error = (await store.get('x').catch((e: unknown) => e)) as StoreError;
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.cause).toBe(cause);
+    expect(error.operation).toBe('get');
+    expect(error.message).toContain('connection refused');
+    const other = (await store.set('x', live()).catch((e: unknown) => e)) as StoreError;
+    expect(other).toBeInstanceOf(StoreError);
+    expect(other.operation).toBe('set');
+  });
+
+  it('a store that throws synchronously rejects instead of throwing', async () => {
+    const store = fromCallbackStore({
+      get: () => {
+        throw new TypeError('boom');
+      },
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+    });
+    const error = (await store.get('x').catch((e: unknown) => e)) as StoreError;
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.cause).toBeInstanceOf(TypeError);
+  });
+
+  it('a callback called twice does not change the first outcome', async () => {
+    const store = fromCallbackStore({
+      get: (_sid, cb) => {
+        cb(null, live({ first: true }));
+        cb(new Error('late'));
+      },
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+    });
+    expect((await store.get('x'))?.first).toBe(true);
+  });
+});
+
+describe('toCallbackStore: a sess store under real express-session', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  async function serve(store: MemoryStore, options: Partial<expressSession.SessionOptions> = {}) {
+    const middleware = expressSession({
+      secret: SECRET,
+      store: toCallbackStore(store, expressSession.Store),
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 60_000 },
+      ...options,
+    });
+    server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      const request = req as IncomingMessage & {
+        session: expressSession.Session & { views?: number };
+      };
+      middleware(request as never, res as never, (err?: unknown) => {
+        if (err) {
+          res.statusCode = 500;
+          res.end(String(err));
+          return;
+        }
+        if (req.url === '/destroy') {
+          request.session.destroy(() => res.end('gone'));
+          return;
+        }
+        if (req.url === '/view') {
+          request.session.views = (request.session.views ?? 0) + 1;
+        }
+        res.end(String(request.session.views ?? 0));
+      });
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return async (path: string, cookie?: string) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+        headers: cookie ? { cookie } : {},
+      });
+      const setCookie = response.headers.get('set-cookie');
+      return { body: await response.text(), setCookie, status: response.status };
+    };
+  }
+
+  it('express-session saves into the sess store and reads it back', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    const request = await serve(store);
+    const first = await request('/view');
+    expect(first.body).toBe('1');
+    expect(first.setCookie).toMatch(/^connect\.sid=s%3A/);
+    const cookie = (first.setCookie as string).split(';')[0] as string;
+    const id = signature.unsign(
+      decodeURIComponent(cookie.split('=')[1] as string).slice(2),
+      SECRET,
+    );
+    expect(id).toBeTypeOf('string');
+    const stored = await store.get(id as string);
+    expect(stored?.views).toBe(1);
+    expect(stored?.cookie.originalMaxAge).toBe(60_000);
+    expect((await request('/view', cookie)).body).toBe('2');
+    expect((await store.get(id as string))?.views).toBe(2);
+    await store.close();
+  });
+
+  it('express-session reads a session the sess side wrote, with a sess-signed cookie', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    await store.set('sess-made-id', live({ views: 41 }));
+    const request = await serve(store);
+    const cookie = `connect.sid=${encodeURIComponent(signCookie('sess-made-id', SECRET))}`;
+    expect((await request('/view', cookie)).body).toBe('42');
+    expect((await store.get('sess-made-id'))?.views).toBe(42);
+    await store.close();
+  });
+
+  it('express-session destroy removes the record from the sess store', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    await store.set('to-destroy', live({ views: 1 }));
+    const request = await serve(store);
+    const cookie = `connect.sid=${encodeURIComponent(signCookie('to-destroy', SECRET))}`;
+    expect((await request('/destroy', cookie)).body).toBe('gone');
+    expect(await store.get('to-destroy')).toBeNull();
+    await store.close();
+  });
+
+  it('express-session touches (rolling) through the bridge without rewriting data', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    const first = live({ views: 5 }, 10_000);
+    await store.set('rolling-id', first);
+    const request = await serve(store, { rolling: true });
+    const cookie = `connect.sid=${encodeURIComponent(signCookie('rolling-id', SECRET))}`;
+    expect((await request('/', cookie)).body).toBe('5');
+    const after = await store.get('rolling-id');
+    expect(after?.views).toBe(5);
+    expect(Date.parse(after?.cookie.expires as string)).toBeGreaterThan(
+      Date.parse(first.cookie.expires as string),
+    );
+    await store.close();
+  });
+
+  it('a failing sess store surfaces as an error through express-session, not a hang', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    const request = await serve(store);
+    await store.close(); // every call now rejects with StoreClosedError
+    const cookie = `connect.sid=${encodeURIComponent(signCookie('anything', SECRET))}`;
+    const response = await request('/view', cookie);
+    expect(response.status).toBe(500);
+    expect(response.body).toContain('closed');
+  });
+
+  it('the bridge instance is an express-session Store with only the methods the store has', () => {
+    const minimal = {
+      get: async () => null,
+      set: async () => {},
+      destroy: async () => {},
+    };
+    const bridged = toCallbackStore(minimal, expressSession.Store);
+    expect(bridged).toBeInstanceOf(expressSession.Store);
+    expect(typeof bridged.get).toBe('function');
+    expect((bridged as { touch?: unknown }).touch).toBeUndefined();
+    expect((bridged as { all?: unknown }).all).toBeUndefined();
+    const full = toCallbackStore(new MemoryStore({ sweepInterval: 0 }), expressSession.Store);
+    expect(typeof (full as { touch?: unknown }).touch).toBe('function');
+    expect(typeof (full as { length?: unknown }).length).toBe('function');
+  });
+});
+
+describe('round trip: fromCallbackStore(toCallbackStore(store))', () => {
+  it('a sess manager over a bridged-twice store sees the same records', async () => {
+    const inner = new MemoryStore({ sweepInterval: 0 });
+    const store = fromCallbackStore(toCallbackStore(inner, expressSession.Store));
+    await inner.set('x', live({ n: 3 }));
+    expect((await store.get('x'))?.n).toBe(3);
+    expect(await store.length?.()).toBe(1);
+    const manager = new SessionManager({ secret: SECRET, store });
+    const state = await manager.load({
+      request: {},
+      cookieHeader: `connect.sid=${encodeURIComponent(signCookie('x', SECRET))}`,
+      secure: false,
+    });
+    expect((state?.session as unknown as { n: number }).n).toBe(3);
+    await inner.close();
+  });
+});
