@@ -3,7 +3,8 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
+  // The Request augmentation lives in one shared file (see types/), not in each bundle.
+  dts: { banner: '/// <reference path="../types/express-request.d.ts" />' },
   sourcemap: true,
   clean: true,
   target: 'node20',

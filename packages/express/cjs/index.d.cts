@@ -2,7 +2,7 @@
 // itself (as `require('express-session')` does), with every export on it.
 import * as mod from '../dist/index.cjs';
 
-declare const session: typeof mod.default & typeof mod;
+declare function session(options: mod.SessionMiddlewareOptions): mod.SessionMiddleware;
 declare namespace session {
   export import Store = mod.Store;
   export import MemoryStore = mod.MemoryStore;
@@ -13,12 +13,13 @@ declare namespace session {
   export import StoreError = mod.StoreError;
   export import StoreUnavailableError = mod.StoreUnavailableError;
   export import SessionConflictError = mod.SessionConflictError;
-  export import SessionMiddlewareOptions = mod.SessionMiddlewareOptions;
-  export import SessionMiddleware = mod.SessionMiddleware;
-  export import SessionRequest = mod.SessionRequest;
-  export import CookieOptions = mod.CookieOptions;
-  export import SessionData = mod.SessionData;
-  export import SessionStore = mod.SessionStore;
-  export import SessionWithData = mod.SessionWithData;
+  export import session = mod.session;
+  export type SessionMiddlewareOptions = mod.SessionMiddlewareOptions;
+  export type SessionMiddleware = mod.SessionMiddleware;
+  export type SessionRequest = mod.SessionRequest;
+  export type CookieOptions = mod.CookieOptions;
+  export type SessionData = mod.SessionData;
+  export type SessionStore = mod.SessionStore;
+  export type SessionWithData = mod.SessionWithData;
 }
 export = session;

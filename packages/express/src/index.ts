@@ -1,3 +1,4 @@
+/// <reference path="../types/express-request.d.ts" />
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
@@ -47,19 +48,6 @@ export type SessionMiddleware = (
   res: ServerResponse,
   next: (err?: unknown) => void,
 ) => void;
-
-declare global {
-  namespace Express {
-    interface Request {
-      /** The session (sess). Typed by augmenting `SessionData` from '@sess/core'. */
-      session: SessionWithData;
-      /** The session id (sess). */
-      sessionID: string;
-      /** The store the middleware was given (sess). */
-      sessionStore: SessionStore | CallbackStore;
-    }
-  }
-}
 
 /**
  * Session middleware for Express 4 and 5, a drop-in for express-session:
