@@ -69,6 +69,7 @@ run(
     'pg@^8',
     'mongodb@^6',
     'vitest@^3',
+    '@types/node@^20',
   ],
   { cwd: project },
 );
