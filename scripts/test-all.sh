@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${SESS_REDIS_URL:-}${SESS_POSTGRES_URL:-}${SESS_MONGO_URL:-}" ]]; then
-  eval "$(bash scripts/services/up.sh)"
+  services="$(bash scripts/services/up.sh)" # a failed start stops here (set -e)
+  eval "$services"
 fi
 export SESS_REQUIRE_SERVICES=1
 pnpm test
