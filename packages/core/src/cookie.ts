@@ -42,13 +42,14 @@ export class Cookie {
       CookieOptions,
       'expires'
     > & { expires?: Date | string | null; originalMaxAge?: number | null };
-    if (rest.path !== undefined) this.path = rest.path;
-    if (rest.httpOnly !== undefined) this.httpOnly = rest.httpOnly;
-    this.domain = rest.domain;
-    this.partitioned = rest.partitioned;
-    this.priority = rest.priority;
-    this.secure = secure === 'auto' ? undefined : secure;
-    this.sameSite = sameSite === 'auto' ? undefined : sameSite;
+    // `?? undefined`: a stored record may carry `null` where express-session had `undefined`.
+    if (rest.path !== undefined && rest.path !== null) this.path = rest.path;
+    if (rest.httpOnly !== undefined && rest.httpOnly !== null) this.httpOnly = rest.httpOnly;
+    this.domain = rest.domain ?? undefined;
+    this.partitioned = rest.partitioned ?? undefined;
+    this.priority = rest.priority ?? undefined;
+    this.secure = secure === 'auto' ? undefined : (secure ?? undefined);
+    this.sameSite = sameSite === 'auto' ? undefined : (sameSite ?? undefined);
     if (expires !== undefined && expires !== null) {
       this.expires = expires instanceof Date ? expires : new Date(expires);
     } else if (typeof maxAge === 'number') {

@@ -1,3 +1,4 @@
+import { serialize } from 'cookie';
 import { CorruptRecordError } from './errors.js';
 import type { SessionRecord } from './types.js';
 
@@ -127,9 +128,56 @@ export function decodeRecord(raw: string | Buffer | unknown, storeName = 'unknow
   return value;
 }
 
-/** A structural check: a plain object whose `cookie` is an object. */
+/**
+ * A structural check: a plain object whose `cookie` is an object holding
+ * only values a cookie can carry. A record whose cookie would make the
+ * `Set-Cookie` header throw (a `sameSite` of "bogus", a path with a `;`)
+ * fails here, so it is treated as missing rather than failing the request.
+ * `null` is accepted for every optional field: some stores write `undefined`
+ * back as `null`.
+ */
 export function isSessionRecord(value: unknown): value is SessionRecord {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const cookie = (value as { cookie?: unknown }).cookie;
-  return typeof cookie === 'object' && cookie !== null && !Array.isArray(cookie);
+  if (!isPlainObject(value)) return false;
+  const cookie = value['cookie'];
+  return isPlainObject(cookie) && isStoredCookie(cookie);
+}
+
+function isStoredCookie(cookie: Record<string, unknown>): boolean {
+  const { originalMaxAge, expires, path, domain, httpOnly, secure, partitioned } = cookie;
+  if (!optional(originalMaxAge, 'number')) return false;
+  if (!(optional(expires, 'string') || expires instanceof Date)) return false;
+  if (!optional(path, 'string') || !optional(domain, 'string')) return false;
+  if (![httpOnly, secure, partitioned].every((flag) => optional(flag, 'boolean'))) return false;
+  if (!optionalOf(cookie['sameSite'], SAME_SITE) && !optional(cookie['sameSite'], 'boolean')) {
+    return false;
+  }
+  if (!optionalOf(cookie['priority'], PRIORITY)) return false;
+  if ((path ?? domain ?? null) === null) return true;
+  // Path and domain must be what the cookie serializer accepts; let it decide.
+  try {
+    serialize('x', '', {
+      path: (path as string | null) ?? undefined,
+      domain: (domain as string | null) ?? undefined,
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const SAME_SITE = new Set(['lax', 'strict', 'none']);
+const PRIORITY = new Set(['low', 'medium', 'high']);
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function optional(value: unknown, type: 'number' | 'string' | 'boolean'): boolean {
+  return value === undefined || value === null || typeof value === type;
+}
+
+/** Absent, or a string from `allowed` in any case (the serializer lowercases). */
+function optionalOf(value: unknown, allowed: ReadonlySet<string>): boolean {
+  if (value === undefined || value === null) return true;
+  return typeof value === 'string' && allowed.has(value.toLowerCase());
 }

@@ -131,6 +131,52 @@ describe('load', () => {
     expect(data(state as RequestSession)['user']).toBeUndefined();
   });
 
+  it.each([
+    ['sameSite', { sameSite: 'bogus' }],
+    ['priority', { priority: 'urgent' }],
+    ['path', { path: '/; Domain=evil.test' }],
+    ['domain', { domain: 'a b' }],
+  ])(
+    'a stored cookie with an invalid %s is a new session, not a throwing Set-Cookie',
+    async (_label, field) => {
+      await store.inner.set('odd', stored(60_000, { user: 'ann' }));
+      const odd = {
+        get: async () => ({
+          ...stored(60_000, { user: 'ann' }),
+          cookie: { ...stored(60_000).cookie, ...field },
+        }),
+        set: async () => {},
+        destroy: async () => {},
+      } as unknown as SessionStore;
+      const manager = manage(odd, { rolling: true });
+      const { state, setCookie } = await roundTrip(manager, cookieFor('odd'));
+      expect(state.id).not.toBe('odd');
+      expect(data(state)['user']).toBeUndefined();
+      expect(setCookie).toMatch(/^connect\.sid=s%3A/);
+    },
+  );
+
+  it('a stored cookie with nulls for absent fields is read as express-session would', async () => {
+    const nulls = {
+      get: async () => ({
+        cookie: {
+          ...stored(60_000).cookie,
+          domain: null,
+          secure: null,
+          sameSite: null,
+          priority: null,
+        },
+        user: 'ann',
+      }),
+      set: async () => {},
+      destroy: async () => {},
+    } as unknown as SessionStore;
+    const { state, setCookie } = await roundTrip(manage(nulls, { rolling: true }), cookieFor('n'));
+    expect(state.id).toBe('n');
+    expect(data(state)['user']).toBe('ann');
+    expect(setCookie).toMatch(/^connect\.sid=s%3An\.[^;]+; Path=\/; Expires=[^;]+; HttpOnly$/);
+  });
+
   it('a store error rejects with a StoreError carrying the cause', async () => {
     const cause = new Error('ECONNREFUSED');
     const failing: SessionStore = {

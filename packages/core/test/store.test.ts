@@ -131,6 +131,48 @@ describe('encodeRecord / decodeRecord', () => {
     }
   });
 
+  it.each([
+    ['sameSite "bogus"', { sameSite: 'bogus' }],
+    ['priority "urgent"', { priority: 'urgent' }],
+    ['a path with a semicolon', { path: '/; Domain=evil.test' }],
+    ['a domain with a space', { domain: 'a b' }],
+    ['a numeric expires', { expires: 12345 }],
+    ['a string originalMaxAge', { originalMaxAge: 'abc' }],
+    ['a string httpOnly', { httpOnly: 'yes' }],
+    ['an object secure', { secure: {} }],
+    ['a numeric path', { path: 5 }],
+  ])('rejects a cookie with %s (it would break the Set-Cookie header)', (_label, field) => {
+    const raw = JSON.stringify({ cookie: { originalMaxAge: 1000, expires: null, ...field } });
+    expect(() => decodeRecord(raw)).toThrow(CorruptRecordError);
+    expect(isSessionRecord(JSON.parse(raw))).toBe(false);
+  });
+
+  it('accepts every cookie express-session writes, and nulls some stores write for undefined', () => {
+    const valid = [
+      { originalMaxAge: null, expires: null, httpOnly: true, path: '/' },
+      {
+        originalMaxAge: 60_000,
+        partitioned: true,
+        priority: 'High',
+        expires: '2026-03-01T12:00:00.000Z',
+        secure: true,
+        httpOnly: false,
+        domain: 'example.com',
+        path: '/app',
+        sameSite: 'Strict',
+      },
+      { originalMaxAge: 1, sameSite: true },
+      { originalMaxAge: 1, sameSite: false },
+      { originalMaxAge: 1, sameSite: 'none', secure: true },
+      { originalMaxAge: 1, expires: new Date(NOW) },
+      { originalMaxAge: null, domain: null, secure: null, sameSite: null, priority: null },
+      {},
+    ];
+    for (const cookie of valid) {
+      expect(isSessionRecord({ cookie }), JSON.stringify(cookie)).toBe(true);
+    }
+  });
+
   it('isSessionRecord is the same structural check', () => {
     expect(isSessionRecord({ cookie: {} })).toBe(true);
     expect(isSessionRecord({ cookie: [] })).toBe(false);
