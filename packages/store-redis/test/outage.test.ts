@@ -1,0 +1,169 @@
+// Redis stops mid-run: operations fail fast with a typed error, nothing is
+// left unhandled, and the same store works again once Redis is back.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StoreUnavailableError } from '@sess/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../src/index.js';
+
+const redisServer = findRedisServer();
+const record = (data: Record<string, unknown> = {}) => ({
+  cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() },
+  ...data,
+});
+
+describe.skipIf(!redisServer)(
+  `Redis stops mid-run${redisServer ? '' : ' (SKIPPED: redis-server is not on PATH)'}`,
+  () => {
+    let child: ChildProcess | undefined;
+    afterAll(async () => {
+      await stop(child);
+    });
+
+    it('typed error within the bound while down, recovery after restart, no unhandled rejection', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      const port = await freePort();
+      child = await start(port);
+      const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, timeout: 1_000 });
+      try {
+        await store.set('alive', record({ v: 1 }));
+        expect((await store.get('alive'))?.v).toBe(1);
+
+        await stop(child);
+        child = undefined;
+
+        // Every kind of operation rejects with StoreUnavailableError, each within the bound.
+        const operations: [string, () => Promise<unknown>][] = [
+          ['get', () => store.get('alive')],
+          ['set', () => store.set('other', record())],
+          ['touch', () => store.touch('alive', record())],
+          ['destroy', () => store.destroy('alive')],
+          ['compareAndSet', () => store.compareAndSet('alive', null, record())],
+          ['ids', () => store.ids()],
+        ];
+        for (const [name, run] of operations) {
+          const started = Date.now();
+          const error = await run().then(
+            () => new Error(`${name} resolved while Redis was down`),
+            (e: unknown) => e,
+          );
+          expect(error, name).toBeInstanceOf(StoreUnavailableError);
+          expect((error as StoreUnavailableError).operation).toBe(name);
+          expect((error as StoreUnavailableError).cause, name).toBeDefined();
+          expect(Date.now() - started, `${name} took too long`).toBeLessThan(2_000);
+        }
+
+        // Many requests in parallel while down: all settle, all typed.
+        const burst = await Promise.allSettled(
+          Array.from({ length: 50 }, (_, i) => store.get(`burst-${i}`)),
+        );
+        for (const outcome of burst) {
+          expect(outcome.status).toBe('rejected');
+          if (outcome.status === 'rejected') {
+            expect(outcome.reason).toBeInstanceOf(StoreUnavailableError);
+          }
+        }
+
+        child = await start(port);
+        // The store reconnects by itself (capped backoff); the data was not persisted.
+        const deadline = Date.now() + 10_000;
+        let recovered = false;
+        while (!recovered && Date.now() < deadline) {
+          recovered = await store.set('back', record({ v: 2 })).then(
+            () => true,
+            () => false,
+          );
+          if (!recovered) await sleep(100);
+        }
+        expect(recovered, 'the store did not recover within 10 s').toBe(true);
+        expect((await store.get('back'))?.v).toBe(2);
+        expect(await store.compareAndSet('back', await store.get('back'), record({ v: 3 }))).toBe(
+          true,
+        );
+        expect((await store.get('back'))?.v).toBe(3);
+
+        await sleep(50); // give a stray rejection the chance to surface
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+        await store.close();
+      }
+    }, 30_000);
+
+    it('a store created while Redis is down fails fast, then works once Redis starts', async () => {
+      const port = await freePort();
+      const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, timeout: 800 });
+      try {
+        const started = Date.now();
+        await expect(store.get('x')).rejects.toBeInstanceOf(StoreUnavailableError);
+        expect(Date.now() - started).toBeLessThan(1_500);
+        child = await start(port);
+        let value: unknown = 'not yet';
+        const deadline = Date.now() + 10_000;
+        while (value === 'not yet' && Date.now() < deadline) {
+          value = await store.get('x').catch(() => 'not yet');
+          if (value === 'not yet') await sleep(100);
+        }
+        expect(value).toBeNull();
+      } finally {
+        await store.close();
+        await stop(child);
+        child = undefined;
+      }
+    }, 20_000);
+  },
+);
+
+function findRedisServer(): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A private, throwaway redis-server on loopback: no persistence, killed by the test. */
+async function start(port: number): Promise<ChildProcess> {
+  const server = spawn(
+    redisServer as string,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let output = '';
+  server.stdout?.setEncoding('utf8');
+  const ready = new Promise<void>((resolve, reject) => {
+    server.stdout?.on('data', (chunk: string) => {
+      output += chunk;
+      if (output.includes('Ready to accept connections')) resolve();
+    });
+    server.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
+  });
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    ready,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('redis-server did not start in 10 s')), 10_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  return server;
+}
+
+async function stop(server: ChildProcess | undefined): Promise<void> {
+  if (!server || server.exitCode !== null || server.signalCode !== null) return;
+  const exited = once(server, 'exit');
+  server.kill('SIGKILL');
+  await exited;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
