@@ -50,7 +50,9 @@ export class Cookie {
     this.priority = rest.priority ?? undefined;
     this.secure = secure === 'auto' ? undefined : (secure ?? undefined);
     this.sameSite = sameSite === 'auto' ? undefined : (sameSite ?? undefined);
-    if (expires !== undefined && expires !== null) {
+    // `expires: false` is what express-session stores after the common
+    // `req.session.cookie.expires = false` (a browser-session cookie).
+    if (expires !== undefined && expires !== null && (expires as unknown) !== false) {
       this.expires = expires instanceof Date ? expires : new Date(expires);
     } else if (typeof maxAge === 'number') {
       this.maxAge = maxAge;
@@ -65,8 +67,9 @@ export class Cookie {
     return this.#expires;
   }
 
+  /** A Date, or `null` for a browser-session cookie (`false`, as express-session users write it, too). */
   set expires(date: Date | null) {
-    this.#expires = date;
+    this.#expires = date instanceof Date ? date : null;
     this.originalMaxAge = this.maxAge;
   }
 
@@ -76,7 +79,8 @@ export class Cookie {
   }
 
   set maxAge(ms: number | null) {
-    if (ms !== null && typeof ms !== 'number') {
+    // express-session accepts any falsy value as "no expiry"; keep that.
+    if (ms !== null && ms !== undefined && (ms as unknown) !== false && typeof ms !== 'number') {
       throw new TypeError('maxAge must be a number or null');
     }
     this.expires = typeof ms === 'number' ? new Date(Date.now() + ms) : null;

@@ -80,8 +80,9 @@ export const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
  * already expired, so a damaged record is never kept alive.
  */
 export function sessionExpiry(session: SessionRecord): number | null {
-  const expires = session.cookie?.expires;
-  if (expires === undefined || expires === null) return null;
+  const expires: unknown = session.cookie?.expires;
+  // `false` is how express-session stores `cookie.expires = false`: no expiry.
+  if (expires === undefined || expires === null || expires === false) return null;
   const ms = expires instanceof Date ? expires.getTime() : Date.parse(String(expires));
   return Number.isNaN(ms) ? 0 : ms;
 }
@@ -144,8 +145,9 @@ export function isSessionRecord(value: unknown): value is SessionRecord {
 
 function isStoredCookie(cookie: Record<string, unknown>): boolean {
   const { originalMaxAge, expires, path, domain, httpOnly, secure, partitioned } = cookie;
-  if (!optional(originalMaxAge, 'number')) return false;
-  if (!(optional(expires, 'string') || expires instanceof Date)) return false;
+  // `false` for both: express-session's record after `cookie.expires = false`.
+  if (!optional(originalMaxAge, 'number') && originalMaxAge !== false) return false;
+  if (!(optional(expires, 'string') || expires instanceof Date || expires === false)) return false;
   if (!optional(path, 'string') || !optional(domain, 'string')) return false;
   if (![httpOnly, secure, partitioned].every((flag) => optional(flag, 'boolean'))) return false;
   if (!optionalOf(cookie['sameSite'], SAME_SITE) && !optional(cookie['sameSite'], 'boolean')) {

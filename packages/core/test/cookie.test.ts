@@ -106,6 +106,27 @@ describe('maxAge and originalMaxAge', () => {
     expect(cookie.expires?.getTime()).toBe(NOW.getTime() + 100_000);
   });
 
+  it('expires = false (a common express-session idiom) makes a browser-session cookie', () => {
+    const cookie = new Cookie({ maxAge: 60_000 });
+    cookie.expires = false as unknown as null;
+    expect(cookie.expires).toBeNull();
+    expect(cookie.maxAge).toBeNull();
+    expect(cookie.originalMaxAge).toBeNull();
+    expect(cookie.serialize('sid', 'v')).toBe('sid=v; Path=/; HttpOnly');
+    const reference = new ReferenceCookie({ maxAge: 60_000 });
+    reference.expires = false as unknown as null;
+    expect(reference.serialize('sid', 'v')).toBe('sid=v; Path=/; HttpOnly');
+  });
+
+  it('maxAge = undefined or false is accepted as "no expiry", as in express-session', () => {
+    const cookie = new Cookie({ maxAge: 60_000 });
+    cookie.maxAge = undefined as unknown as null;
+    expect(cookie.expires).toBeNull();
+    cookie.maxAge = 1000;
+    cookie.maxAge = false as unknown as null;
+    expect(cookie.expires).toBeNull();
+  });
+
   it('resetMaxAge keeps a browser-session cookie without expiry', () => {
     const cookie = new Cookie();
     cookie.resetMaxAge();
@@ -206,6 +227,19 @@ describe('restoring a stored cookie', () => {
     const cookie = new Cookie({ originalMaxAge: null, expires: null, httpOnly: true, path: '/' });
     expect(cookie.expires).toBeNull();
     expect(cookie.originalMaxAge).toBeNull();
+  });
+
+  it('restores express-session’s record after expires = false as a browser-session cookie', () => {
+    const reference = new ReferenceCookie({ maxAge: 60_000 });
+    reference.expires = false as unknown as null;
+    const written = JSON.parse(JSON.stringify(reference));
+    expect(written).toMatchObject({ expires: false, originalMaxAge: false });
+    const cookie = new Cookie(written);
+    expect(cookie.expires).toBeNull();
+    expect(cookie.maxAge).toBeNull();
+    expect(cookie.originalMaxAge).toBeNull();
+    cookie.resetMaxAge();
+    expect(cookie.expires).toBeNull();
   });
 
   it('reads a record express-session wrote the same way express-session does', () => {

@@ -7,6 +7,7 @@ import {
   SessionConflictError,
   SessionManager,
   type SessionOptions,
+  type SessionRecord,
   type SessionStore,
   StoreError,
   StoreUnavailableError,
@@ -175,6 +176,35 @@ describe('load', () => {
     expect(state.id).toBe('n');
     expect(data(state)['user']).toBe('ann');
     expect(setCookie).toMatch(/^connect\.sid=s%3An\.[^;]+; Path=\/; Expires=[^;]+; HttpOnly$/);
+  });
+
+  it('a record express-session wrote after `cookie.expires = false` is read, not expired', async () => {
+    await store.inner.set('es', {
+      cookie: { originalMaxAge: false, expires: false, httpOnly: true, path: '/' },
+      user: 'ann',
+    } as unknown as SessionRecord);
+    const { state, setCookie } = await roundTrip(
+      manage(store, { resave: false }),
+      cookieFor('es'),
+      (s) => {
+        data(s)['user'] = 'bob';
+      },
+    );
+    expect(state.id).toBe('es');
+    expect(setCookie).toBeNull(); // a browser-session cookie is not re-sent on change
+    const saved = await store.inner.get('es');
+    expect(saved?.['user']).toBe('bob');
+    expect(saved?.cookie.expires ?? null).toBeNull();
+  });
+
+  it('cookie.expires = false in a handler gives a browser-session cookie that is still saved', async () => {
+    const manager = manage(store, { cookie: { maxAge: 60_000 } });
+    const { state, setCookie } = await roundTrip(manager, undefined, (s) => {
+      (s.session as RequestSession['session'] & object).cookie.expires = false as unknown as null;
+      data(s)['remember'] = false;
+    });
+    expect(setCookie).not.toContain('Expires');
+    expect((await store.inner.get(state.id))?.['remember']).toBe(false);
   });
 
   it('a store error rejects with a StoreError carrying the cause', async () => {

@@ -32,6 +32,15 @@ describe('sessionExpiry', () => {
     expect(sessionExpiry(record(null))).toBeNull();
     expect(sessionExpiry({ cookie: { originalMaxAge: null } })).toBeNull();
   });
+  it('reads expires false (express-session after `cookie.expires = false`) as no expiry', () => {
+    const written = {
+      cookie: { originalMaxAge: false, expires: false },
+    } as unknown as SessionRecord;
+    expect(isSessionRecord(written)).toBe(true);
+    expect(sessionExpiry(written)).toBeNull();
+    expect(isExpired(written, NOW)).toBe(false);
+    expect(sessionTtl(written, 1234, NOW)).toBe(1234);
+  });
   it('treats an unparseable date as already expired (0), so a damaged record is never kept', () => {
     expect(sessionExpiry(record('not a date'))).toBe(0);
     expect(sessionExpiry(record(new Date('nope')))).toBe(0);
