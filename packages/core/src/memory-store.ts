@@ -1,4 +1,4 @@
-import { CorruptRecordError, StoreClosedError } from './errors.js';
+import { CorruptRecordError, SessConfigError, StoreClosedError } from './errors.js';
 import {
   DEFAULT_TTL_MS,
   decodeRecord,
@@ -23,6 +23,7 @@ interface Entry {
 }
 
 const NAME = 'memory';
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * An in-process store for development, tests and single-process apps.
@@ -37,11 +38,12 @@ export class MemoryStore implements SessionStore {
   #closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#ttl = options.ttl ?? DEFAULT_TTL_MS;
-    this.#max = Math.max(1, options.maxSessions ?? 100_000);
-    const every = options.sweepInterval ?? 60_000;
-    if (every > 0) {
-      this.#timer = setInterval(() => this.sweep(), every);
+    this.#ttl = checkNumber('ttl', options.ttl ?? DEFAULT_TTL_MS, 1);
+    this.#max = Math.max(1, checkNumber('maxSessions', options.maxSessions ?? 100_000, 0));
+    const every = checkNumber('sweepInterval', options.sweepInterval ?? 60_000, 0);
+    // Node runs a timer longer than its 32-bit limit after 1 ms; Infinity means "never".
+    if (every > 0 && every !== Number.POSITIVE_INFINITY) {
+      this.#timer = setInterval(() => this.sweep(), Math.min(every, MAX_TIMER_MS));
       this.#timer.unref();
     }
   }
@@ -180,4 +182,12 @@ export class MemoryStore implements SessionStore {
   ): void {
     if (this.#closed) throw new StoreClosedError(NAME, operation);
   }
+}
+
+/** A number option that is at least `min` (Infinity allowed), else a config error. */
+function checkNumber(name: string, value: number, min: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
+    throw new SessConfigError(`MemoryStore: \`${name}\` must be a number >= ${min}`);
+  }
+  return value;
 }

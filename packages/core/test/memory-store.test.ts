@@ -2,7 +2,13 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MemoryStore, type SessionRecord, StoreClosedError, StoreError } from '../src/index.js';
+import {
+  MemoryStore,
+  SessConfigError,
+  type SessionRecord,
+  StoreClosedError,
+  StoreError,
+} from '../src/index.js';
 
 const run = promisify(execFile);
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
@@ -148,11 +154,48 @@ describe('expiry', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('a sweepInterval beyond the 32-bit timer limit is clamped, and Infinity starts no timer', () => {
+    const warn = vi.spyOn(process, 'emitWarning');
+    const before = vi.getTimerCount();
+    const never = new MemoryStore({ sweepInterval: Number.POSITIVE_INFINITY });
+    expect(vi.getTimerCount()).toBe(before);
+    const huge = new MemoryStore({ sweepInterval: 2 ** 40 });
+    expect(vi.getTimerCount()).toBe(before + 1);
+    const spy = vi.spyOn(huge, 'sweep');
+    vi.advanceTimersByTime(1000);
+    expect(spy).not.toHaveBeenCalled(); // not the 1 ms Node falls back to on overflow
+    expect(warn).not.toHaveBeenCalled();
+    void never.close();
+    void huge.close();
+  });
+
   it('sweepInterval 0 starts no timer', () => {
     const before = vi.getTimerCount();
     const untimed = new MemoryStore({ sweepInterval: 0 });
     expect(vi.getTimerCount()).toBe(before);
     void untimed.close();
+  });
+});
+
+describe('options', () => {
+  it.each([
+    ['ttl', { ttl: 0 }],
+    ['ttl', { ttl: -1 }],
+    ['ttl', { ttl: Number.NaN }],
+    ['maxSessions', { maxSessions: Number.NaN }],
+    ['maxSessions', { maxSessions: -5 }],
+    ['sweepInterval', { sweepInterval: -1 }],
+    ['sweepInterval', { sweepInterval: '1000' as unknown as number }],
+  ])('rejects a bad %s (%o) with SessConfigError', (name, options) => {
+    expect(() => new MemoryStore(options)).toThrow(SessConfigError);
+    expect(() => new MemoryStore(options)).toThrow(name);
+  });
+
+  it('accepts Infinity for maxSessions (unbounded)', async () => {
+    const unbounded = new MemoryStore({ sweepInterval: 0, maxSessions: Number.POSITIVE_INFINITY });
+    for (let i = 0; i < 10; i++) await unbounded.set(`id${i}`, withExpiry(60_000));
+    expect(await unbounded.length()).toBe(10);
+    await unbounded.close();
   });
 });
 
