@@ -262,6 +262,33 @@ describe.skipIf(skipReason)(`MongoStore against ${mongoUrl || '(no server)'}`, (
     });
   });
 
+  describe('FerretDB v1 lock path (its updates are not isolated)', () => {
+    it("a held lock makes compareAndSet report a change and skips a touch; a crashed holder's lock is taken over", async (context) => {
+      if (!ferretdb) context.skip(); // MongoDB uses filtered updates, no locks
+      const store = storeWith();
+      const locks = client
+        .db(TEST_DB)
+        .collection<{ _id: string; at: Date; token: string }>(
+          `${store.collection.collectionName}_locks`,
+        );
+      await store.set('held', record({ v: 1 }, new Date(Date.now() + 60_000).toISOString()));
+      const current = await store.get('held');
+      expect(current).not.toBeNull();
+      const before = (await raw(store).findOne({ _id: 'held' }))?.expires.getTime();
+
+      await locks.insertOne({ _id: 'held', at: new Date(), token: 'someone-else' });
+      expect(await store.compareAndSet('held', current, record({ v: 2 }))).toBe(false);
+      await store.touch('held', record({ v: 1 }));
+      expect((await raw(store).findOne({ _id: 'held' }))?.expires.getTime()).toBe(before);
+
+      await locks.updateOne({ _id: 'held' }, { $set: { at: minutesAgo(1) } }); // its holder died
+      expect(await store.compareAndSet('held', current, record({ v: 2 }))).toBe(true);
+      expect((await store.get('held'))?.v).toBe(2);
+      expect(await locks.countDocuments()).toBe(0); // released after the write
+      await locks.drop();
+    });
+  });
+
   describe('close', () => {
     it('leaves a client it was given open and usable', async () => {
       const store = storeWith();
