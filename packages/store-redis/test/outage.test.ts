@@ -1,12 +1,11 @@
 // Redis stops mid-run: operations fail fast with a typed error, nothing is
 // left unhandled, and the same store works again once Redis is back.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreUnavailableError } from '@sess/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
+import { findRedisServer, freePort, start, stop } from './redis-server.js';
 
 const redisServer = findRedisServer();
 const record = (data: Record<string, unknown> = {}) => ({
@@ -117,53 +116,3 @@ describe.skipIf(!redisServer)(
     }, 20_000);
   },
 );
-
-function findRedisServer(): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** A private, throwaway redis-server on loopback: no persistence, killed by the test. */
-async function start(port: number): Promise<ChildProcess> {
-  const server = spawn(
-    redisServer as string,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let output = '';
-  server.stdout?.setEncoding('utf8');
-  const ready = new Promise<void>((resolve, reject) => {
-    server.stdout?.on('data', (chunk: string) => {
-      output += chunk;
-      if (output.includes('Ready to accept connections')) resolve();
-    });
-    server.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
-  });
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    ready,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error('redis-server did not start in 10 s')), 10_000);
-    }),
-  ]).finally(() => clearTimeout(timer));
-  return server;
-}
-
-async function stop(server: ChildProcess | undefined): Promise<void> {
-  if (!server || server.exitCode !== null || server.signalCode !== null) return;
-  const exited = once(server, 'exit');
-  server.kill('SIGKILL');
-  await exited;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
