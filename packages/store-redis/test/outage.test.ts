@@ -90,6 +90,8 @@ describe.skipIf(!redisServer)(
       } finally {
         process.off('unhandledRejection', onUnhandled);
         await store.close();
+        await stop(child);
+        child = undefined;
       }
     }, 30_000);
 

@@ -12,6 +12,12 @@ export function findRedisServer(): string | undefined {
 }
 
 /** A private, throwaway redis-server on loopback: no persistence, killed by the test. */
+/** Servers still running; killed if the test process exits without stopping them. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const server of running) server.kill('SIGKILL');
+});
+
 export async function start(
   port: number,
   args: string[] = ['--save', '', '--appendonly', 'no'],
@@ -22,6 +28,8 @@ export async function start(
   const server = spawn(binary, [...args, '--port', String(port), '--bind', '127.0.0.1'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  running.add(server);
+  server.once('exit', () => running.delete(server));
   let output = '';
   server.stdout?.setEncoding('utf8');
   const ready = new Promise<void>((resolve, reject) => {
