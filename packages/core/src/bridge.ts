@@ -164,24 +164,19 @@ export function callbackStoreClass<Base extends CallbackStoreBase>(Base: Base) {
       const { touch, all, length, clear } = store;
       if (touch) {
         self.touch = (sid: string, session: SessionRecord, callback?: (err?: unknown) => void) =>
-          forward(touch.call(store, sid, plain(session)), callback);
+          forward(() => touch.call(store, sid, plain(session)), callback);
       }
       if (all) {
         self.all = (callback: (err: unknown, sessions?: Record<string, SessionRecord>) => void) =>
-          all.call(store).then(
-            (sessions) => callback(null, sessions),
-            (err: unknown) => callback(err),
-          );
+          answer(() => all.call(store), callback);
       }
       if (length) {
         self.length = (callback: (err: unknown, n?: number) => void) =>
-          length.call(store).then(
-            (n) => callback(null, n),
-            (err: unknown) => callback(err),
-          );
+          answer(() => length.call(store), callback);
       }
       if (clear) {
-        self.clear = (callback?: (err?: unknown) => void) => forward(clear.call(store), callback);
+        self.clear = (callback?: (err?: unknown) => void) =>
+          forward(() => clear.call(store), callback);
       }
     }
 
@@ -191,18 +186,16 @@ export function callbackStoreClass<Base extends CallbackStoreBase>(Base: Base) {
     }
 
     get(sid: string, callback: (err: unknown, session?: SessionRecord | null) => void): void {
-      this.#store.get(sid).then(
-        (session) => callback(null, session ?? undefined),
-        (err: unknown) => callback(err),
-      );
+      const store = this.#store;
+      answer<SessionRecord | undefined>(async () => (await store.get(sid)) ?? undefined, callback);
     }
 
     set(sid: string, session: SessionRecord, callback?: (err?: unknown) => void): void {
-      forward(this.#store.set(sid, plain(session)), callback);
+      forward(() => this.#store.set(sid, plain(session)), callback);
     }
 
     destroy(sid: string, callback?: (err?: unknown) => void): void {
-      forward(this.#store.destroy(sid), callback);
+      forward(() => this.#store.destroy(sid), callback);
     }
   };
 }
@@ -225,10 +218,26 @@ function plain(session: SessionRecord): SessionRecord {
   return JSON.parse(JSON.stringify(session)) as SessionRecord;
 }
 
-function forward(work: Promise<void>, callback?: (err?: unknown) => void): void {
-  work.then(
-    () => callback?.(),
-    (err: unknown) => callback?.(err),
+/**
+ * Run `work` and report to the callback. A synchronous throw (a session that
+ * JSON cannot encode, a store that throws before returning its promise)
+ * reaches the callback too, as an error, instead of the caller's stack.
+ */
+function forward(work: () => Promise<void>, callback?: (err?: unknown) => void): void {
+  answer(work, (err) => callback?.(err ?? undefined));
+}
+
+/** As `forward`, for calls that answer with a value: `callback(null, value)` or `callback(err)`. */
+function answer<T>(work: () => Promise<T>, callback: (err: unknown, value?: T) => void): void {
+  let running: Promise<T>;
+  try {
+    running = work(); // started now, so calls reach the store in the order they were made
+  } catch (err) {
+    running = Promise.reject(err);
+  }
+  running.then(
+    (value) => callback(null, value),
+    (err: unknown) => callback(err),
   );
 }
 

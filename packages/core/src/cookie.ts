@@ -83,6 +83,10 @@ export class Cookie {
     if (ms !== null && ms !== undefined && (ms as unknown) !== false && typeof ms !== 'number') {
       throw new TypeError('maxAge must be a number or null');
     }
+    // NaN or Infinity would make an invalid date that breaks Set-Cookie later, far from the cause.
+    if (typeof ms === 'number' && !Number.isFinite(ms)) {
+      throw new TypeError('maxAge must be a finite number of milliseconds');
+    }
     this.expires = typeof ms === 'number' ? new Date(Date.now() + ms) : null;
   }
 

@@ -9,6 +9,8 @@ import {
   MemoryStore,
   SessionManager,
   type SessionRecord,
+  type SessionStore,
+  StoreClosedError,
   StoreError,
   StoreUnavailableError,
   signCookie,
@@ -318,6 +320,63 @@ describe('toCallbackStore: a sess store under real express-session', () => {
     const full = toCallbackStore(new MemoryStore({ sweepInterval: 0 }), expressSession.Store);
     expect(typeof (full as { touch?: unknown }).touch).toBe('function');
     expect(typeof (full as { length?: unknown }).length).toBe('function');
+  });
+});
+
+describe('toCallbackStore errors', () => {
+  it('a session JSON cannot encode reaches the callback as an error, not a throw', async () => {
+    const bridged = toCallbackStore(new MemoryStore({ sweepInterval: 0 }), expressSession.Store);
+    const unencodable = { ...live(), big: 1n };
+    const error = await new Promise((resolve) => {
+      expect(() => bridged.set('x', unencodable, resolve)).not.toThrow();
+    });
+    expect(error).toBeInstanceOf(TypeError);
+    const touched = await new Promise((resolve) => {
+      expect(() => bridged.touch?.('x', unencodable, resolve)).not.toThrow();
+    });
+    expect(touched).toBeInstanceOf(TypeError);
+  });
+
+  it('a sess store that throws synchronously reports through the callback', async () => {
+    const throwing: SessionStore = {
+      get: () => {
+        throw new Error('sync get');
+      },
+      set: () => {
+        throw new Error('sync set');
+      },
+      destroy: () => {
+        throw new Error('sync destroy');
+      },
+    };
+    const bridged = toCallbackStore(throwing, expressSession.Store);
+    const setError = await new Promise<unknown>((resolve) => bridged.set('x', live(), resolve));
+    expect((setError as Error).message).toBe('sync set');
+    const destroyError = await new Promise<unknown>((resolve) => bridged.destroy('x', resolve));
+    expect((destroyError as Error).message).toBe('sync destroy');
+    const getError = await new Promise<unknown>((resolve) =>
+      bridged.get('x', (err) => resolve(err)),
+    );
+    expect((getError as Error).message).toBe('sync get');
+  });
+
+  it('a rejected get reaches the callback with the typed error', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    const bridged = toCallbackStore(store, expressSession.Store);
+    await store.close();
+    const error = await new Promise<unknown>((resolve) => bridged.get('x', (err) => resolve(err)));
+    expect(error).toBeInstanceOf(StoreClosedError);
+  });
+
+  it('calls reach the store in the order they were made', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    const bridged = toCallbackStore(store, expressSession.Store);
+    bridged.set('ordered', live({ n: 1 }));
+    const got = await new Promise<unknown>((resolve) =>
+      bridged.get('ordered', (_err, session) => resolve(session)),
+    );
+    expect(got).toMatchObject({ n: 1 });
+    await store.close();
   });
 });
 

@@ -73,11 +73,14 @@ describe('maxAge and originalMaxAge', () => {
     expect(cookie.originalMaxAge).toBeNull();
   });
 
-  it('rejects a maxAge that is not a number or null', () => {
+  it('rejects a maxAge that is not a finite number or null', () => {
     const cookie = new Cookie();
-    expect(() => {
-      cookie.maxAge = '1000' as unknown as number;
-    }).toThrow(TypeError);
+    for (const bad of ['1000', Number.NaN, Number.POSITIVE_INFINITY, {}]) {
+      expect(() => {
+        cookie.maxAge = bad as unknown as number;
+      }, String(bad)).toThrow(TypeError);
+    }
+    expect(() => new Cookie({ maxAge: Number.NaN })).toThrow(TypeError);
   });
 
   it('the expires setter recomputes originalMaxAge', () => {
