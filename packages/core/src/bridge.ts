@@ -1,5 +1,5 @@
 import { SessError, StoreError, type StoreOperation, StoreUnavailableError } from './errors.js';
-import { isExpired, isSessionRecord, type SessionStore } from './store.js';
+import { isSessionRecord, type SessionStore } from './store.js';
 import type { SessionRecord } from './types.js';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
@@ -67,8 +67,7 @@ export function fromCallbackStore(
     });
   }
 
-  const live = (record: unknown): SessionRecord | null =>
-    isSessionRecord(record) && !isExpired(record) ? record : null;
+  const live = (record: unknown): SessionRecord | null => (isSessionRecord(record) ? record : null);
 
   const store: SessionStore = {
     async get(id) {

@@ -19,7 +19,7 @@ import {
   sessionToRecord,
 } from './session.js';
 import { normalizeSecrets, signCookie, unsignCookie } from './signing.js';
-import { isExpired, isSessionRecord, type SessionStore } from './store.js';
+import { isSessionRecord, type SessionStore, sessionExpiry } from './store.js';
 import type { SessionRecord } from './types.js';
 
 /** What to do when two parallel requests changed the same session key. */
@@ -133,7 +133,10 @@ export class SessionManager<Req = unknown> {
     const state = new RequestSession<Req>(this, input, cookieOptions, verified?.id ?? null);
     if (verified) {
       const record = await this.call('get', () => this.store.get(verified.id));
-      if (record && isSessionRecord(record) && !isExpired(record)) {
+      // The store decides what is live: a store whose touch moved only its own
+      // expiry (Redis PEXPIRE, an SQL expiry column) still holds the cookie's
+      // first `expires`, which the session's touch() replaces below.
+      if (usable(record)) {
         state.adopt(verified.id, record, verified.secretIndex);
         return state;
       }
@@ -265,7 +268,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
   async reload(): Promise<void> {
     const id = this.id;
     const record = await this.#manager.call('get', () => this.#manager.store.get(id));
-    if (!record || !isSessionRecord(record) || isExpired(record)) {
+    if (!usable(record)) {
       throw new SessError('SESS_NOT_FOUND', 'failed to load session: it no longer exists');
     }
     this.session = new Session(this, id, record);
@@ -435,7 +438,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
       }
       if (attempt >= 2) await backoff(attempt);
       const latest = await manager.call('get', () => store.get(id));
-      current = latest && isSessionRecord(latest) && !isExpired(latest) ? latest : null;
+      current = usable(latest) ? latest : null;
     }
     throw new StoreError(
       storeName(store),
@@ -455,6 +458,15 @@ export class RequestSession<Req = unknown> implements SessionContext {
   #replaced(): void {
     this.#input.onReplace?.(this.session, this.id);
   }
+}
+
+/**
+ * A record core can build a session from: the session shape, and a cookie
+ * expiry that is absent or a real date. An unparseable expiry marks a
+ * damaged record; it is treated as missing.
+ */
+function usable(record: unknown): record is SessionRecord {
+  return isSessionRecord(record) && sessionExpiry(record) !== 0;
 }
 
 /** Top-level data keys whose value differs between the base and this request's record. */

@@ -94,19 +94,27 @@ describe('load', () => {
     expect(store.calls.get).toBe(1);
   });
 
-  it('an expired record is a new session even if the store returns it', async () => {
-    const stale: SessionStore = {
-      get: async () => stored(-1000, { user: 'ann' }),
+  it('the store decides liveness: a record it returns with a past cookie.expires is live, with a fresh expiry', async () => {
+    // A store whose touch moved only its own expiry (Redis PEXPIRE, an SQL
+    // expiry column) still holds the first cookie.expires; core must not drop it.
+    const touchedElsewhere: SessionStore = {
+      get: async () => {
+        const record = stored(60_000, { user: 'ann' });
+        record.cookie.expires = new Date(Date.now() - 1000).toISOString();
+        return record;
+      },
       set: async () => {},
       destroy: async () => {},
     };
-    const state = await manage(stale).load({
+    const state = (await manage(touchedElsewhere).load({
       request: {},
       cookieHeader: cookieFor('old'),
       secure: false,
-    });
-    expect(state?.id).not.toBe('old');
-    expect(data(state as RequestSession)['user']).toBeUndefined();
+    })) as RequestSession;
+    expect(state.id).toBe('old');
+    expect(data(state)['user']).toBe('ann');
+    await state.commit(state.session);
+    expect(state.session?.cookie.expires?.getTime()).toBeGreaterThan(Date.now());
   });
 
   it.each([

@@ -1,4 +1,4 @@
-import type { MemoryStore } from '@sess/core';
+import { type MemoryStore, type SessionRecord, type SessionStore, sessionExpiry } from '@sess/core';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { CountingStore, EXPRESS, hmac, idOf, makeApp, pair, setCookie, signed } from './helpers.js';
@@ -103,6 +103,40 @@ describe.each(EXPRESS)('%s', (_label, express) => {
       expect(setCookie(res.headers)).toMatch(/Expires=/);
       expect(store.count('touch')).toBe(1);
       expect(store.count('set')).toBe(0);
+    });
+
+    it('rolling keeps a session alive past its first expiry on a store whose touch moves only its own expiry', async () => {
+      // Like Redis PEXPIRE or an SQL expiry column: the stored cookie keeps its first `expires`.
+      const rows = new Map<string, { json: string; until: number }>();
+      const expiry = (r: SessionRecord) => sessionExpiry(r) ?? Number.POSITIVE_INFINITY;
+      const store: SessionStore = {
+        async get(id) {
+          const row = rows.get(id);
+          return row && row.until > Date.now() ? JSON.parse(row.json) : null;
+        },
+        async set(id, r) {
+          rows.set(id, { json: JSON.stringify(r), until: expiry(r) });
+        },
+        async touch(id, r) {
+          const row = rows.get(id);
+          if (row && row.until > Date.now()) row.until = expiry(r);
+        },
+        async destroy(id) {
+          rows.delete(id);
+        },
+      };
+      const app = counter({ store, rolling: true, resave: false, cookie: { maxAge: 400 } });
+      const first = await request(app).get('/');
+      let cookie = pair(setCookie(first.headers));
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        const res = await request(app).get('/read').set('Cookie', cookie);
+        expect(res.body, `read ${i} at ${200 * (i + 1)} ms`).toEqual({
+          views: 1,
+          id: first.body.id,
+        });
+        cookie = pair(setCookie(res.headers));
+      }
     });
 
     it('without rolling, an unmodified fixed-expiry session is neither re-sent nor written', async () => {
