@@ -7,8 +7,11 @@ import type { SessionRecord } from './types.js';
  * required; the rest are capabilities a store declares by implementing them.
  *
  * Rules every store follows (the conformance suite checks each one):
- * - `get` never returns a record whose `cookie.expires` has passed, and returns
- *   `null` for a missing, expired or undecodable record.
+ * - `get` returns `null` for a missing, expired or undecodable record. Expired
+ *   means past the expiry the store keeps: `cookie.expires` as of the last
+ *   `set`, or the later one a `touch` gave. Core trusts the store on this: a
+ *   store whose `touch` moves only its own expiry (Redis PEXPIRE, an SQL
+ *   column) may return a live record whose `cookie.expires` is older.
  * - `set` writes the whole record with its expiry in one operation; a record
  *   without `cookie.expires` lives for the store's default TTL.
  * - `touch` moves only the expiry of an existing record: it never rewrites the
