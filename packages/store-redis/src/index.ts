@@ -46,8 +46,9 @@ export interface RedisStoreOptions {
   /** Key prefix. Default `sess:`, as connect-redis. */
   prefix?: string;
   /**
-   * Lifetime in **seconds** (as connect-redis) of a session whose cookie has no
-   * `expires`; default one day. A function decides the lifetime of every
+   * Lifetime in **milliseconds** (like every duration in sess; connect-redis
+   * counts seconds) of a session whose cookie has no `expires`; default one
+   * day. A function returning milliseconds decides the lifetime of every
    * session by itself (as connect-redis's function does).
    */
   ttl?: number | ((session: SessionRecord) => number);
@@ -110,13 +111,13 @@ export class RedisStore implements SessionStore {
 
   constructor(options: RedisStoreOptions = {}) {
     this.prefix = options.prefix ?? 'sess:';
-    this.#ttl = options.ttl ?? DEFAULT_TTL_MS / 1000;
+    this.#ttl = options.ttl ?? DEFAULT_TTL_MS;
     this.#serializer = options.serializer ?? JSON;
     this.#disableTouch = options.disableTouch ?? false;
     this.#scanCount = options.scanCount ?? 100;
     this.#timeout = options.timeout ?? 5_000;
     if (typeof this.#ttl === 'number' && !(this.#ttl > 0)) {
-      throw new SessConfigError('redis store: ttl must be a positive number of seconds');
+      throw new SessConfigError('redis store: ttl must be a positive number of milliseconds');
     }
     if (!(this.#timeout > 0)) throw new SessConfigError('redis store: timeout must be positive');
     this.#ownsClient = options.client === undefined;
@@ -249,8 +250,8 @@ export class RedisStore implements SessionStore {
 
   /** Milliseconds to keep the record; zero or less means it has already ended. */
   #lifetime(session: SessionRecord): number {
-    if (typeof this.#ttl === 'function') return Math.ceil(this.#ttl(session) * 1000);
-    return sessionTtl(session, this.#ttl * 1000);
+    if (typeof this.#ttl === 'function') return Math.ceil(this.#ttl(session));
+    return sessionTtl(session, this.#ttl);
   }
 
   #encode(session: SessionRecord): string {

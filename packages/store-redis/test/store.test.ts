@@ -61,12 +61,12 @@ describe.skipIf(!single.available)(
       expect(Math.abs(pexpireAt - Date.parse(written.cookie.expires as string))).toBeLessThan(100);
     });
 
-    it('ttl: seconds for a cookie without expires (default one day), or a function for every session', async () => {
+    it('ttl: milliseconds for a cookie without expires (default one day), or a function for every session', async () => {
       const byDefault = open();
       await byDefault.set('d', record({}, null));
       expect(await raw.pttl(`${byDefault.prefix}d`)).toBeGreaterThan(86_399_000 - 5_000);
 
-      const tenMinutes = open({ ttl: 600 });
+      const tenMinutes = open({ ttl: 600_000 });
       await tenMinutes.set('n', record({}, null));
       const pttl = await raw.pttl(`${tenMinutes.prefix}n`);
       expect(pttl).toBeGreaterThan(595_000);
@@ -79,7 +79,7 @@ describe.skipIf(!single.available)(
       const computed = open({
         ttl: (session) => {
           seen.push(session);
-          return session.vip ? 7_200 : 60;
+          return session.vip ? 7_200_000 : 60_000;
         },
       });
       await computed.set('vip', record({ vip: true }, 30_000));
