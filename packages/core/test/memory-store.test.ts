@@ -364,7 +364,7 @@ describe('close', () => {
 });
 
 describe('process lifetime', () => {
-  it('a store that is never closed does not keep the process alive', async () => {
+  it('nothing core leaves open (sweep timer, pending bounded calls) keeps the process alive', async () => {
     const fixture = fileURLToPath(new URL('./fixtures/open-store.ts', import.meta.url));
     const started = Date.now();
     const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture], {
@@ -372,7 +372,7 @@ describe('process lifetime', () => {
       timeout: 15_000,
     });
     expect(JSON.parse(stdout)).toMatchObject({ n: 1 });
-    // The child ends well before the 10 s bridge/manager timeouts or any sweep would matter.
-    expect(Date.now() - started).toBeLessThan(9000);
+    // The child ends long before the one-minute bounds it left pending.
+    expect(Date.now() - started).toBeLessThan(10_000);
   }, 20_000);
 });
