@@ -40,7 +40,7 @@ export function fromCallbackStore(
   legacy: CallbackStore,
   options: FromCallbackStoreOptions = {},
 ): SessionStore {
-  const name = options.name ?? legacy.constructor?.name ?? 'callback';
+  const name = options.name ?? className(legacy) ?? 'callback';
   const bound = options.timeout ?? 10_000;
 
   function call<T>(
@@ -242,4 +242,10 @@ function answer<T>(work: () => Promise<T>, callback: (err: unknown, value?: T) =
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A store's class name for error messages; a plain object literal has none worth showing. */
+function className(value: object): string | undefined {
+  const name = value.constructor?.name;
+  return name && name !== 'Object' ? name : undefined;
 }

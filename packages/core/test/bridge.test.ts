@@ -170,6 +170,30 @@ describe('fromCallbackStore failures', () => {
     expect(other.operation).toBe('set');
   });
 
+  it('names the store in errors: the option, else the class name, else "callback"', async () => {
+    const failing = (err: Error) => ({
+      get: (_sid: string, cb: (err: unknown) => void) => cb(err),
+      set: (_sid: string, _s: object, cb?: (err?: unknown) => void) => cb?.(),
+      destroy: (_sid: string, cb?: (err?: unknown) => void) => cb?.(),
+    });
+    const reason = new Error('down');
+    const literal = await fromCallbackStore(failing(reason))
+      .get('x')
+      .catch((e: StoreError) => e);
+    expect((literal as StoreError).store).toBe('callback');
+    const named = await fromCallbackStore(failing(reason), { name: 'redis' })
+      .get('x')
+      .catch((e: StoreError) => e);
+    expect((named as StoreError).store).toBe('redis');
+    expect((named as StoreError).message).toBe('redis store: get failed: down');
+    const legacy = new expressSession.MemoryStore();
+    legacy.get = (_sid, cb) => cb(reason);
+    const classed = await fromCallbackStore(legacy)
+      .get('x')
+      .catch((e: StoreError) => e);
+    expect((classed as StoreError).store).toBe('MemoryStore');
+  });
+
   it('a store that throws synchronously rejects instead of throwing', async () => {
     const store = fromCallbackStore({
       get: () => {

@@ -174,6 +174,7 @@ describe('encodeRecord / decodeRecord', () => {
       { originalMaxAge: 1, sameSite: false },
       { originalMaxAge: 1, sameSite: 'none', secure: true },
       { originalMaxAge: 1, expires: new Date(NOW) },
+      { originalMaxAge: 1, domain: '.example.com', path: '/a/b-c_d' },
       { originalMaxAge: null, domain: null, secure: null, sameSite: null, priority: null },
       {},
     ];
