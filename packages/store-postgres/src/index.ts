@@ -1,1 +1,352 @@
-export {};
+import {
+  DEFAULT_TTL_MS,
+  encodeRecord,
+  isSessionRecord,
+  SessConfigError,
+  type SessionRecord,
+  type SessionStore,
+  StoreClosedError,
+  StoreError,
+  type StoreOperation,
+  StoreUnavailableError,
+  sessionTtl,
+} from '@sess/core';
+import pg from 'pg';
+
+export interface PostgresStoreOptions {
+  /** A pg Pool. The store never ends a pool it was given. */
+  pool?: pg.Pool;
+  /** Connection string for a pool the store creates (and ends on `close()`). */
+  connectionString?: string;
+  /** Options for the pool the store creates, merged over its defaults. */
+  poolOptions?: pg.PoolConfig;
+  /** Schema of the table. Default: the connection's `search_path` (usually `public`). */
+  schemaName?: string;
+  /** Table name. Default `session`, as connect-pg-simple. */
+  tableName?: string;
+  /**
+   * Create the table and its index when missing, at the first operation
+   * (idempotent, safe when several processes start at once). Default `false`,
+   * as connect-pg-simple: production databases usually get it by migration
+   * (see `schema.sql` in this package's README).
+   */
+  createTableIfMissing?: boolean;
+  /** Lifetime in ms of a session whose cookie has no `expires`. Default one day. */
+  ttl?: number;
+  /** How often expired rows are deleted, in ms; `0`/`false` disables it. Default 15 minutes. */
+  pruneInterval?: number | false;
+  /** Bound for one store operation (pool wait included), in ms. Default 5,000. */
+  timeout?: number;
+}
+
+const NAME = 'postgres';
+/** Driver and server codes that mean "the database is not reachable right now". */
+const UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
+
+/**
+ * Sessions in a PostgreSQL table laid out as connect-pg-simple's: `sid`
+ * (varchar primary key), `sess` (json), `expire` (timestamp(6)), indexed on
+ * `expire`. Every value is a bound parameter; names are quoted by pg.
+ * Expiry is compared against the app's clock, as connect-pg-simple does.
+ */
+export class PostgresStore implements SessionStore {
+  readonly pool: pg.Pool;
+  /** The quoted, schema-qualified table name. */
+  readonly table: string;
+  readonly #ownsPool: boolean;
+  readonly #ttl: number;
+  readonly #timeout: number;
+  readonly #createTable: boolean;
+  readonly #sql: ReturnType<typeof statements>;
+  readonly #lockKey: string;
+  #ready: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: PostgresStoreOptions = {}) {
+    const tableName = options.tableName ?? 'session';
+    for (const [label, name] of [
+      ['tableName', tableName],
+      ['schemaName', options.schemaName],
+    ] as const) {
+      if (name !== undefined && (name.length === 0 || name.length > 63 || name.includes('\0'))) {
+        throw new SessConfigError(`postgres store: ${label} must be 1 to 63 characters, no NUL`);
+      }
+    }
+    this.table = options.schemaName
+      ? `${pg.escapeIdentifier(options.schemaName)}.${pg.escapeIdentifier(tableName)}`
+      : pg.escapeIdentifier(tableName);
+    this.#lockKey = `sess:${options.schemaName ?? ''}.${tableName}`;
+    this.#sql = statements(this.table, tableName);
+    this.#ttl = options.ttl ?? DEFAULT_TTL_MS;
+    this.#timeout = options.timeout ?? 5_000;
+    this.#createTable = options.createTableIfMissing ?? false;
+    if (!(this.#ttl > 0)) throw new SessConfigError('postgres store: ttl must be positive');
+    if (!(this.#timeout > 0)) throw new SessConfigError('postgres store: timeout must be positive');
+
+    this.#ownsPool = options.pool === undefined;
+    if (options.pool) {
+      this.pool = options.pool;
+    } else {
+      if (!options.connectionString && !options.poolOptions) {
+        throw new SessConfigError('postgres store: give a `pool` or a `connectionString`');
+      }
+      this.pool = new pg.Pool({
+        connectionString: options.connectionString,
+        connectionTimeoutMillis: this.#timeout,
+        idleTimeoutMillis: 10_000,
+        allowExitOnIdle: true,
+        ...options.poolOptions,
+      });
+      // An idle client that loses its connection emits here; without a
+      // listener that would crash the process. The next query reports it.
+      this.pool.on('error', () => undefined);
+    }
+
+    const every = options.pruneInterval === false ? 0 : (options.pruneInterval ?? 15 * 60_000);
+    if (every > 0) {
+      this.#timer = setInterval(() => {
+        this.prune().catch(() => undefined); // retried on the next tick
+      }, every);
+      this.#timer.unref();
+    }
+  }
+
+  async get(id: string): Promise<SessionRecord | null> {
+    const result = await this.#query('get', this.#sql.get, [id, Date.now()]);
+    const sess: unknown = result.rows[0]?.sess;
+    return isSessionRecord(sess) ? sess : null;
+  }
+
+  async set(id: string, session: SessionRecord): Promise<void> {
+    const expire = this.#expiresAt(session);
+    if (expire <= Date.now()) await this.#query('set', this.#sql.destroy, [id]);
+    else await this.#query('set', this.#sql.upsert, [id, encodeRecord(session), expire]);
+  }
+
+  async touch(id: string, session: SessionRecord): Promise<void> {
+    const expire = this.#expiresAt(session);
+    const now = Date.now();
+    if (expire <= now) await this.#query('touch', this.#sql.destroyLive, [id, now]);
+    else await this.#query('touch', this.#sql.touch, [id, expire, now]);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#query('destroy', this.#sql.destroy, [id]);
+  }
+
+  async ids(): Promise<string[]> {
+    const result = await this.#query('ids', this.#sql.ids, [Date.now()]);
+    return result.rows.map((row) => row.sid as string);
+  }
+
+  async all(): Promise<Record<string, SessionRecord>> {
+    const result = await this.#query('all', this.#sql.all, [Date.now()]);
+    const out: Record<string, SessionRecord> = {};
+    for (const row of result.rows) {
+      if (isSessionRecord(row.sess)) out[row.sid as string] = row.sess;
+    }
+    return out;
+  }
+
+  async length(): Promise<number> {
+    const result = await this.#query('length', this.#sql.length, [Date.now()]);
+    return Number(result.rows[0]?.count ?? 0);
+  }
+
+  async clear(): Promise<void> {
+    await this.#query('clear', this.#sql.clear, []);
+  }
+
+  /**
+   * One statement each way: a conditional UPDATE compares the stored JSON
+   * semantically (`jsonb` equality, so formatting and key order written by
+   * another library never make it fail forever); for an absent record, an
+   * INSERT that may replace only an expired row.
+   */
+  async compareAndSet(
+    id: string,
+    expected: SessionRecord | null,
+    next: SessionRecord,
+  ): Promise<boolean> {
+    const expire = this.#expiresAt(next);
+    const now = Date.now();
+    let result: pg.QueryResult;
+    if (expected === null) {
+      if (expire <= now) {
+        result = await this.#query('compareAndSet', this.#sql.liveExists, [id, now]);
+        return result.rowCount === 0;
+      }
+      result = await this.#query('compareAndSet', this.#sql.insertIfAbsent, [
+        id,
+        encodeRecord(next),
+        expire,
+        now,
+      ]);
+    } else if (expire <= now) {
+      result = await this.#query('compareAndSet', this.#sql.destroyIfSame, [
+        id,
+        encodeRecord(expected),
+        now,
+      ]);
+    } else {
+      result = await this.#query('compareAndSet', this.#sql.updateIfSame, [
+        id,
+        encodeRecord(next),
+        expire,
+        encodeRecord(expected),
+        now,
+      ]);
+    }
+    return result.rowCount === 1;
+  }
+
+  /** Delete expired rows now; resolves how many went. Runs on the prune timer too. */
+  async prune(now: number = Date.now()): Promise<number> {
+    const result = await this.#query('clear', this.#sql.prune, [now]);
+    return result.rowCount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsPool) await this.pool.end().catch(() => undefined);
+  }
+
+  #expiresAt(session: SessionRecord): number {
+    return Date.now() + sessionTtl(session, this.#ttl);
+  }
+
+  /** Run one statement within the time bound, after the table exists. */
+  async #query(
+    operation: StoreOperation,
+    text: string,
+    values: unknown[],
+  ): Promise<pg.QueryResult> {
+    if (this.#closed) throw new StoreClosedError(NAME, operation);
+    return bounded(this.#timeout, operation, async () => {
+      try {
+        await this.#ensureTable();
+        return await this.pool.query(text, values);
+      } catch (cause) {
+        throw storeError(operation, cause);
+      }
+    });
+  }
+
+  #ensureTable(): Promise<void> {
+    if (!this.#createTable) return Promise.resolve();
+    this.#ready ??= this.#createTableNow().catch((error: unknown) => {
+      this.#ready = undefined; // try again on the next operation
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  /**
+   * CREATE ... IF NOT EXISTS is not safe against itself: two sessions that
+   * run it at once can both try to create the type. A transaction-scoped
+   * advisory lock on the table's name serialises them.
+   */
+  async #createTableNow(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.#lockKey]);
+      await client.query(this.#sql.createTable);
+      await client.query(this.#sql.createIndex);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/** The SQL, built once per store from the quoted table name. */
+function statements(table: string, tableName: string) {
+  const at = 'to_timestamp($N / 1000.0)';
+  const ts = (n: number) => at.replace('$N', `$${n}`);
+  const index = pg.escapeIdentifier(`IDX_${tableName}_expire`.slice(0, 63));
+  return {
+    createTable: `CREATE TABLE IF NOT EXISTS ${table} (
+      "sid" varchar NOT NULL COLLATE "default" PRIMARY KEY,
+      "sess" json NOT NULL,
+      "expire" timestamp(6) NOT NULL
+    )`,
+    createIndex: `CREATE INDEX IF NOT EXISTS ${index} ON ${table} ("expire")`,
+    get: `SELECT sess FROM ${table} WHERE sid = $1 AND expire > ${ts(2)}`,
+    upsert: `INSERT INTO ${table} (sid, sess, expire) VALUES ($1, $2, ${ts(3)})
+      ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire`,
+    touch: `UPDATE ${table} SET expire = ${ts(2)} WHERE sid = $1 AND expire > ${ts(3)}`,
+    destroy: `DELETE FROM ${table} WHERE sid = $1`,
+    destroyLive: `DELETE FROM ${table} WHERE sid = $1 AND expire > ${ts(2)}`,
+    ids: `SELECT sid FROM ${table} WHERE expire > ${ts(1)}`,
+    all: `SELECT sid, sess FROM ${table} WHERE expire > ${ts(1)}`,
+    length: `SELECT count(*) AS count FROM ${table} WHERE expire > ${ts(1)}`,
+    clear: `DELETE FROM ${table}`,
+    prune: `DELETE FROM ${table} WHERE expire <= ${ts(1)}`,
+    liveExists: `SELECT 1 FROM ${table} WHERE sid = $1 AND expire > ${ts(2)}`,
+    insertIfAbsent: `INSERT INTO ${table} AS t (sid, sess, expire) VALUES ($1, $2, ${ts(3)})
+      ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire
+      WHERE t.expire <= ${ts(4)}`,
+    updateIfSame: `UPDATE ${table} SET sess = $2, expire = ${ts(3)}
+      WHERE sid = $1 AND expire > ${ts(5)} AND sess::jsonb = $4::jsonb`,
+    destroyIfSame: `DELETE FROM ${table}
+      WHERE sid = $1 AND expire > ${ts(3)} AND sess::jsonb = $2::jsonb`,
+  };
+}
+
+/** Settles as `work` does, or rejects after `ms`; the timer never keeps the process alive. */
+function bounded<T>(ms: number, operation: StoreOperation, work: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new StoreUnavailableError(NAME, operation, `no answer within ${ms} ms`)),
+      ms,
+    );
+    timer.unref();
+    work().then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function storeError(operation: StoreOperation, cause: unknown): StoreError {
+  if (cause instanceof StoreError) return cause;
+  const code = (cause as { code?: unknown } | null)?.code;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (
+    (typeof code === 'string' && UNAVAILABLE.has(code)) ||
+    /timeout|terminated|Connection terminated/i.test(message)
+  ) {
+    return new StoreUnavailableError(NAME, operation, 'the database is not reachable', { cause });
+  }
+  return new StoreError(NAME, operation, message, { cause });
+}
