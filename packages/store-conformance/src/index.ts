@@ -1,3 +1,4 @@
+import type { SessionStore } from '@sess/core';
 import { describe, it } from 'vitest';
 import { behaviours } from './behaviours.js';
 import { detectCapabilities, missingRequirement, runBehaviour } from './runner.js';
@@ -20,7 +21,11 @@ export type {
  * named so a failure explains itself. Behaviours that need a capability the
  * store lacks are skipped with "n.a." and the reason in their name.
  */
-export function describeStoreConformance(options: ConformanceOptions): void {
+export function describeStoreConformance<S extends SessionStore>(
+  typed: ConformanceOptions<S>,
+): void {
+  // The suite only calls the contract's methods; `S` types the caller's own hooks.
+  const options = typed as unknown as ConformanceOptions;
   const title = `store conformance: ${options.name}`;
   if (options.skip) {
     console.warn(`\n*** SKIPPED ${title}: ${options.skip} ***\n`);
