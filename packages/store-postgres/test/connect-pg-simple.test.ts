@@ -1,0 +1,85 @@
+// Migration without logging anyone out: connect-pg-simple (with express-session)
+// and this store read and write each other's rows in one table.
+import connectPgSimple from 'connect-pg-simple';
+import session from 'express-session';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresStore } from '../src/index.js';
+import { record, skip, uniqueTable, url } from './helpers.js';
+
+type Callback<T = unknown> = (err: unknown, value?: T) => void;
+const call = <T>(start: (done: Callback<T>) => void) =>
+  new Promise<T | undefined>((resolve, reject) =>
+    start((err, value) => (err ? reject(err) : resolve(value))),
+  );
+
+describe.skipIf(skip)('interoperability with connect-pg-simple', () => {
+  const PgSession = connectPgSimple(session);
+  let pool: pg.Pool;
+  let legacy: InstanceType<typeof PgSession>;
+  let store: PostgresStore;
+  const tableName = uniqueTable('cps');
+
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: url });
+    // The table as connect-pg-simple's own table.sql creates it.
+    const t = pg.escapeIdentifier(tableName);
+    await pool.query(`CREATE TABLE ${t} (
+      "sid" varchar NOT NULL COLLATE "default",
+      "sess" json NOT NULL,
+      "expire" timestamp(6) NOT NULL)`);
+    await pool.query(`ALTER TABLE ${t} ADD PRIMARY KEY ("sid")`);
+    await pool.query(`CREATE INDEX ON ${t} ("expire")`);
+    legacy = new PgSession({ pool, tableName, pruneSessionInterval: false });
+    store = new PostgresStore({ pool, tableName, pruneInterval: false });
+  });
+  afterAll(async () => {
+    legacy.close();
+    await store.close();
+    await pool.query(`DROP TABLE IF EXISTS ${pg.escapeIdentifier(tableName)}`);
+    await pool.end();
+  });
+
+  it('a session written by connect-pg-simple is read by this store, with its expiry', async () => {
+    const written = record({ user: 'ada', cart: ['book'], n: 1.5, nested: { ok: true } });
+    await call((done) => legacy.set('from-legacy', written as never, done));
+    expect(await store.get('from-legacy')).toEqual(written);
+    expect(await store.ids()).toContain('from-legacy');
+  });
+
+  it('a session written by this store is read by connect-pg-simple', async () => {
+    const written = record({ user: 'grace', emoji: 'session 🍪' });
+    await store.set('from-sess', written);
+    expect(await call((done) => legacy.get('from-sess', done))).toEqual(written);
+  });
+
+  it('each honours the expiry the other wrote, and touches move it for both', async () => {
+    await call((done) => legacy.set('short', record({}, 300) as never, done));
+    await store.touch('short', record({}, 60_000));
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await call((done) => legacy.get('short', done))).toBeTruthy();
+    await store.set('ending', record({}, 200));
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await call((done) => legacy.get('ending', done))).toBeFalsy();
+    expect(await store.get('ending')).toBeNull();
+  });
+
+  it('destroy by either removes the row for both', async () => {
+    await store.set('gone', record());
+    await call((done) => legacy.destroy('gone', done));
+    expect(await store.get('gone')).toBeNull();
+    await call((done) => legacy.set('gone2', record() as never, done));
+    await store.destroy('gone2');
+    expect(await call((done) => legacy.get('gone2', done))).toBeFalsy();
+  });
+
+  it('compareAndSet succeeds on a row connect-pg-simple wrote (semantic JSON compare)', async () => {
+    await call((done) => legacy.set('cas', record({ v: 1 }) as never, done));
+    const current = await store.get('cas');
+    expect(current).not.toBeNull();
+    if (!current) return;
+    expect(await store.compareAndSet('cas', current, { ...current, v: 2 })).toBe(true);
+    const after = (await call((done) => legacy.get('cas', done))) as unknown as { v: number };
+    expect(after.v).toBe(2);
+  });
+});
