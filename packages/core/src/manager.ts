@@ -1,6 +1,7 @@
 import { parse as parseCookieHeader, serialize as serializeCookie } from 'cookie';
 import { Cookie, type CookieOptions } from './cookie.js';
 import {
+  CorruptRecordError,
   SessConfigError,
   SessError,
   SessionConflictError,
@@ -132,7 +133,13 @@ export class SessionManager<Req = unknown> {
     const verified = raw === undefined ? null : unsignCookie(raw, this.secrets);
     const state = new RequestSession<Req>(this, input, cookieOptions, verified?.id ?? null);
     if (verified) {
-      const record = await this.call('get', () => this.store.get(verified.id));
+      const record = await this.call('get', () => this.store.get(verified.id)).catch(
+        (error: unknown) => {
+          // A store that reports a record it cannot decode: a missing session.
+          if (error instanceof CorruptRecordError) return null;
+          throw error;
+        },
+      );
       // The store decides what is live: a store whose touch moved only its own
       // expiry (Redis PEXPIRE, an SQL expiry column) still holds the cookie's
       // first `expires`, which the session's touch() replaces below.
@@ -343,8 +350,21 @@ export class RequestSession<Req = unknown> implements SessionContext {
   setCookieHeader(): string | null {
     const manager = this.#manager;
     if (this.#clearCookie) {
-      const { path = '/', domain } = this.#cookieOptions;
-      return serializeCookie(manager.name, '', { path, domain, expires: new Date(0) });
+      // Browsers replace a cookie only with one of the same name, path and
+      // domain, and ignore a __Host-/__Secure- or partitioned one without
+      // Secure (and Partitioned): keep those attributes.
+      const { path = '/', domain, partitioned, sameSite } = this.#cookieOptions;
+      const secure =
+        this.#cookieOptions.secure === 'auto' ? this.#input.secure : this.#cookieOptions.secure;
+      return serializeCookie(manager.name, '', {
+        path,
+        domain,
+        expires: new Date(0),
+        httpOnly: this.#cookieOptions.httpOnly ?? true,
+        secure: secure === true,
+        partitioned: partitioned === true && secure === true,
+        sameSite: sameSite === 'auto' ? (this.#input.secure ? 'none' : 'lax') : sameSite,
+      });
     }
     const session = this.session;
     if (!session || !this.#shouldSetCookie(session)) return null;
@@ -504,6 +524,11 @@ function sameJson(a: unknown, b: unknown): boolean {
 
 /** Browser rules for prefixed names, checked where express-session would let them fail silently. */
 function checkCookieOptions(name: string, options: CookieOptions): void {
+  try {
+    new Cookie(options); // maxAge NaN, a bad sameSite or priority: at startup, not per request
+  } catch (cause) {
+    throw new SessConfigError(`invalid cookie options: ${errorMessage(cause)}`, { cause });
+  }
   if (name.startsWith('__Host-')) {
     if (!options.secure) {
       throw new SessConfigError('a __Host- cookie needs cookie.secure (true or "auto")');

@@ -44,8 +44,11 @@ export class Session {
     // `cookie` is the first own key, so JSON comes out as express-session's.
     this.cookie = new Cookie(record?.cookie ?? {});
     if (record) {
+      // As express-session: a stored key that names a Session member (`id`,
+      // `save`, `__proto__`...) is skipped, so data can never replace behaviour.
       for (const key of Object.keys(record)) {
-        if (key !== 'cookie') (this as Record<string, unknown>)[key] = record[key];
+        if (key !== 'cookie' && !(key in this))
+          (this as Record<string, unknown>)[key] = record[key];
       }
     }
   }

@@ -479,7 +479,7 @@ describe('a whole browser flow', () => {
     const { setCookie } = await roundTrip(manager, cookieFor('d'), async (s) => {
       await s.session?.destroy({ clearCookie: true });
     });
-    expect(setCookie).toBe('connect.sid=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+    expect(setCookie).toBe('connect.sid=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly');
   });
 
   it('reload: replaces the data with what the store holds; fails once the record is gone', async () => {

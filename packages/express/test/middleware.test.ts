@@ -442,7 +442,7 @@ describe.each(EXPRESS)('%s', (_label, express) => {
       const cookie = pair(setCookie((await request(app).get('/set')).headers));
       const res = await request(app).get('/destroy-clear').set('Cookie', cookie);
       expect(setCookie(res.headers)).toMatch(
-        /^connect\.sid=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT$/,
+        /^connect\.sid=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly$/,
       );
     });
 
