@@ -9,7 +9,7 @@ import {
   StoreError,
   type StoreOperation,
   StoreUnavailableError,
-  sessionTtl,
+  sessionExpiry,
 } from '@sess/core';
 import pg from 'pg';
 
@@ -232,7 +232,7 @@ export class PostgresStore implements SessionStore {
   }
 
   #expiresAt(session: SessionRecord): number {
-    return Date.now() + sessionTtl(session, this.#ttl);
+    return sessionExpiry(session) ?? Date.now() + this.#ttl;
   }
 
   /** Run one statement within the time bound, after the table exists. */

@@ -10,7 +10,7 @@ import {
   StoreError,
   type StoreOperation,
   StoreUnavailableError,
-  sessionTtl,
+  sessionExpiry,
 } from '@sess/core';
 import Database from 'better-sqlite3';
 
@@ -158,7 +158,7 @@ export class SqliteStore implements SessionStore {
   }
 
   #expiresAt(session: SessionRecord): number {
-    return Date.now() + sessionTtl(session, this.#ttl);
+    return sessionExpiry(session) ?? Date.now() + this.#ttl;
   }
 
   #run<T>(operation: StoreOperation, work: () => T): T {
