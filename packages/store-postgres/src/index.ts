@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   DEFAULT_TTL_MS,
   encodeRecord,
@@ -18,7 +19,10 @@ export interface PostgresStoreOptions {
   pool?: pg.Pool;
   /** Connection string for a pool the store creates (and ends on `close()`). */
   connectionString?: string;
-  /** Options for the pool the store creates, merged over its defaults. */
+  /**
+   * Options for the pool the store creates, merged over its defaults
+   * (`connectionTimeoutMillis` and `query_timeout` = `timeout`, `allowExitOnIdle`).
+   */
   poolOptions?: pg.PoolConfig;
   /** Schema of the table. Default: the connection's `search_path` (usually `public`). */
   schemaName?: string;
@@ -35,11 +39,23 @@ export interface PostgresStoreOptions {
   ttl?: number;
   /** How often expired rows are deleted, in ms; `0`/`false` disables it. Default 15 minutes. */
   pruneInterval?: number | false;
-  /** Bound for one store operation (pool wait included), in ms. Default 5,000. */
+  /**
+   * Bound for one store operation (pool wait included), and for `close()`, in ms.
+   * Default 5,000. A pool you give keeps its own timeouts: set its
+   * `connectionTimeoutMillis` too, so waiters it holds do not pile up.
+   */
   timeout?: number;
 }
 
 const NAME = 'postgres';
+/**
+ * One advisory lock for every table creation by this store: creations are
+ * rare, and a single key cannot be split by two spellings of one table
+ * (`session` and `public.session`).
+ */
+const CREATE_LOCK = 'sess:store-postgres:create-table';
+/** jsonb refuses some JSON that json stores: `\u0000`, lone surrogates. */
+const NOT_JSONB = new Set(['22P05', '22P02']);
 /** Driver and server codes that mean "the database is not reachable right now". */
 const UNAVAILABLE = new Set([
   'ECONNREFUSED',
@@ -74,7 +90,6 @@ export class PostgresStore implements SessionStore {
   readonly #timeout: number;
   readonly #createTable: boolean;
   readonly #sql: ReturnType<typeof statements>;
-  readonly #lockKey: string;
   #ready: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -85,14 +100,15 @@ export class PostgresStore implements SessionStore {
       ['tableName', tableName],
       ['schemaName', options.schemaName],
     ] as const) {
-      if (name !== undefined && (name.length === 0 || name.length > 63 || name.includes('\0'))) {
-        throw new SessConfigError(`postgres store: ${label} must be 1 to 63 characters, no NUL`);
+      // PostgreSQL would silently truncate a longer name: two tables could become one.
+      const bytes = name === undefined ? 1 : Buffer.byteLength(name);
+      if (bytes === 0 || bytes > 63 || name?.includes('\0')) {
+        throw new SessConfigError(`postgres store: ${label} must be 1 to 63 bytes, no NUL`);
       }
     }
     this.table = options.schemaName
       ? `${pg.escapeIdentifier(options.schemaName)}.${pg.escapeIdentifier(tableName)}`
       : pg.escapeIdentifier(tableName);
-    this.#lockKey = `sess:${options.schemaName ?? ''}.${tableName}`;
     this.#sql = statements(this.table, tableName);
     this.#ttl = options.ttl ?? DEFAULT_TTL_MS;
     this.#timeout = options.timeout ?? 5_000;
@@ -110,6 +126,9 @@ export class PostgresStore implements SessionStore {
       this.pool = new pg.Pool({
         connectionString: options.connectionString,
         connectionTimeoutMillis: this.#timeout,
+        // pg drops a connection whose query outlives this, so a server that
+        // stops answering cannot hold the pool (or close()) forever.
+        query_timeout: this.#timeout,
         idleTimeoutMillis: 10_000,
         allowExitOnIdle: true,
         ...options.poolOptions,
@@ -137,7 +156,7 @@ export class PostgresStore implements SessionStore {
   async set(id: string, session: SessionRecord): Promise<void> {
     const expire = this.#expiresAt(session);
     if (expire <= Date.now()) await this.#query('set', this.#sql.destroy, [id]);
-    else await this.#query('set', this.#sql.upsert, [id, encodeRecord(session), expire]);
+    else await this.#query('set', this.#sql.upsert, [id, encode('set', session), expire]);
   }
 
   async touch(id: string, session: SessionRecord): Promise<void> {
@@ -178,7 +197,9 @@ export class PostgresStore implements SessionStore {
    * One statement each way: a conditional UPDATE compares the stored JSON
    * semantically (`jsonb` equality, so formatting and key order written by
    * another library never make it fail forever); for an absent record, an
-   * INSERT that may replace only an expired row.
+   * INSERT that may replace only an expired row. A record jsonb cannot hold
+   * (a `\u0000` or a lone surrogate in a string) is compared as text instead,
+   * in a second statement, rather than failing every save of that session.
    */
   async compareAndSet(
     id: string,
@@ -187,34 +208,34 @@ export class PostgresStore implements SessionStore {
   ): Promise<boolean> {
     const expire = this.#expiresAt(next);
     const now = Date.now();
-    let result: pg.QueryResult;
     if (expected === null) {
-      if (expire <= now) {
-        result = await this.#query('compareAndSet', this.#sql.liveExists, [id, now]);
-        return result.rowCount === 0;
-      }
-      result = await this.#query('compareAndSet', this.#sql.insertIfAbsent, [
-        id,
-        encodeRecord(next),
-        expire,
-        now,
-      ]);
-    } else if (expire <= now) {
-      result = await this.#query('compareAndSet', this.#sql.destroyIfSame, [
-        id,
-        encodeRecord(expected),
-        now,
-      ]);
-    } else {
-      result = await this.#query('compareAndSet', this.#sql.updateIfSame, [
-        id,
-        encodeRecord(next),
-        expire,
-        encodeRecord(expected),
-        now,
-      ]);
+      const result =
+        expire <= now
+          ? await this.#query('compareAndSet', this.#sql.liveExists, [id, now])
+          : await this.#query('compareAndSet', this.#sql.insertIfAbsent, [
+              id,
+              encode('compareAndSet', next),
+              expire,
+              now,
+            ]);
+      return expire <= now ? result.rowCount === 0 : result.rowCount === 1;
     }
-    return result.rowCount === 1;
+    const want = encode('compareAndSet', expected);
+    const [semantic, textual, values] =
+      expire <= now
+        ? [this.#sql.destroyIfSame, this.#sql.destroyIfSameText, [id, want, now]]
+        : [
+            this.#sql.updateIfSame,
+            this.#sql.updateIfSameText,
+            [id, encode('compareAndSet', next), expire, want, now],
+          ];
+    try {
+      return (await this.#query('compareAndSet', semantic, values)).rowCount === 1;
+    } catch (error) {
+      const code = (error as { cause?: { code?: unknown } }).cause?.code;
+      if (typeof code !== 'string' || !NOT_JSONB.has(code)) throw error;
+      return (await this.#query('compareAndSet', textual, values)).rowCount === 1;
+    }
   }
 
   /** Delete expired rows now; resolves how many went. Runs on the prune timer too. */
@@ -223,12 +244,21 @@ export class PostgresStore implements SessionStore {
     return result.rowCount ?? 0;
   }
 
+  /**
+   * Stops the prune timer and ends a pool the store created (a pool it was
+   * given stays open). Bounded by `timeout`; idempotent.
+   */
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#ownsPool) await this.pool.end().catch(() => undefined);
+    if (!this.#ownsPool) return;
+    await bounded(this.#timeout, 'close', () =>
+      this.pool.end().catch((cause: unknown) => {
+        throw storeError('close', cause);
+      }),
+    );
   }
 
   #expiresAt(session: SessionRecord): number {
@@ -263,16 +293,20 @@ export class PostgresStore implements SessionStore {
 
   /**
    * CREATE ... IF NOT EXISTS is not safe against itself: two sessions that
-   * run it at once can both try to create the type. A transaction-scoped
-   * advisory lock on the table's name serialises them.
+   * run it at once can both try to create the row type. A transaction-scoped
+   * advisory lock serialises creators. Like connect-pg-simple, an existing
+   * table is used as it is (no second index on a table a migration made).
    */
   async #createTableNow(): Promise<void> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.#lockKey]);
-      await client.query(this.#sql.createTable);
-      await client.query(this.#sql.createIndex);
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [CREATE_LOCK]);
+      const found = await client.query('SELECT to_regclass($1) AS oid', [this.table]);
+      if (found.rows[0]?.oid == null) {
+        await client.query(this.#sql.createTable);
+        await client.query(this.#sql.createIndex);
+      }
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -283,18 +317,27 @@ export class PostgresStore implements SessionStore {
   }
 }
 
+/** Encode a record, as a typed error when it cannot be (a BigInt, a cycle). */
+function encode(operation: StoreOperation, session: SessionRecord): string {
+  try {
+    return encodeRecord(session);
+  } catch (cause) {
+    throw new StoreError(NAME, operation, 'the session cannot be encoded as JSON', { cause });
+  }
+}
+
 /** The SQL, built once per store from the quoted table name. */
 function statements(table: string, tableName: string) {
   const at = 'to_timestamp($N / 1000.0)';
   const ts = (n: number) => at.replace('$N', `$${n}`);
-  const index = pg.escapeIdentifier(`IDX_${tableName}_expire`.slice(0, 63));
+  const index = pg.escapeIdentifier(indexName(tableName));
   return {
-    createTable: `CREATE TABLE IF NOT EXISTS ${table} (
+    createTable: `CREATE TABLE ${table} (
       "sid" varchar NOT NULL COLLATE "default" PRIMARY KEY,
       "sess" json NOT NULL,
       "expire" timestamp(6) NOT NULL
     )`,
-    createIndex: `CREATE INDEX IF NOT EXISTS ${index} ON ${table} ("expire")`,
+    createIndex: `CREATE INDEX ${index} ON ${table} ("expire")`,
     get: `SELECT sess FROM ${table} WHERE sid = $1 AND expire > ${ts(2)}`,
     upsert: `INSERT INTO ${table} (sid, sess, expire) VALUES ($1, $2, ${ts(3)})
       ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire`,
@@ -314,7 +357,24 @@ function statements(table: string, tableName: string) {
       WHERE sid = $1 AND expire > ${ts(5)} AND sess::jsonb = $4::jsonb`,
     destroyIfSame: `DELETE FROM ${table}
       WHERE sid = $1 AND expire > ${ts(3)} AND sess::jsonb = $2::jsonb`,
+    updateIfSameText: `UPDATE ${table} SET sess = $2, expire = ${ts(3)}
+      WHERE sid = $1 AND expire > ${ts(5)} AND sess::text = $4::text`,
+    destroyIfSameText: `DELETE FROM ${table}
+      WHERE sid = $1 AND expire > ${ts(3)} AND sess::text = $2::text`,
   };
+}
+
+/**
+ * connect-pg-simple's name for the default table; a long table name gets a
+ * hash so PostgreSQL's 63-byte truncation cannot make two indexes collide.
+ */
+function indexName(tableName: string): string {
+  const plain = `IDX_${tableName}_expire`;
+  if (Buffer.byteLength(plain) <= 63) return plain;
+  const hash = createHash('sha256').update(tableName).digest('hex').slice(0, 8);
+  const head = [...tableName]; // code points, so a cut never splits a character
+  while (Buffer.byteLength(`IDX_${head.join('')}_${hash}_expire`) > 63) head.pop();
+  return `IDX_${head.join('')}_${hash}_expire`;
 }
 
 /** Settles as `work` does, or rejects after `ms`; the timer never keeps the process alive. */

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { SessConfigError, StoreClosedError, StoreUnavailableError } from '@sess/core';
+import { SessConfigError, StoreClosedError, StoreError, StoreUnavailableError } from '@sess/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../src/index.js';
-import { record, skip, uniqueTable, url } from './helpers.js';
+import { record, relay, skip, uniqueTable, url } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -171,10 +171,118 @@ describe.skipIf(skip)('PostgresStore', () => {
     await small.end();
   });
 
+  it('a corrupt row reads as missing, and listings skip it', async () => {
+    const store = open();
+    await store.set('good', record({ v: 1 }));
+    const expire = new Date(Date.now() + 3_600_000);
+    for (const [sid, sess] of [
+      ['null', 'null'],
+      ['string', '"s:abc"'],
+      ['array', '[1, 2]'],
+      ['no-cookie', '{"user": "ada"}'],
+      ['bad-cookie', '{"cookie": {"expires": 42, "sameSite": "bogus"}}'],
+    ]) {
+      await pool.query(`INSERT INTO ${store.table} (sid, sess, expire) VALUES ($1, $2, $3)`, [
+        sid,
+        sess,
+        expire,
+      ]);
+      expect(await store.get(sid as string)).toBeNull();
+    }
+    expect(Object.keys(await store.all())).toEqual(['good']);
+  });
+
+  it('compareAndSet works on records jsonb cannot hold (NUL, lone surrogate)', async () => {
+    const store = open();
+    for (const v of ['a\u0000b', 'x\ud800y']) {
+      await store.set('odd', record({ v }));
+      const current = await store.get('odd');
+      expect(current?.v).toBe(v);
+      if (!current) return;
+      expect(await store.compareAndSet('odd', { ...current, v: 'other' }, current)).toBe(false);
+      expect(await store.compareAndSet('odd', current, { ...current, n: 1 })).toBe(true);
+      expect((await store.get('odd'))?.n).toBe(1);
+    }
+  });
+
+  it('a session that cannot be encoded is a typed error, nothing written', async () => {
+    const store = open();
+    const error = await store.set('big', record({ n: 1n })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).cause).toBeInstanceOf(TypeError);
+    expect(await store.get('big')).toBeNull();
+  });
+
+  it('uses an existing table as it is (no second index on a migrated table)', async () => {
+    const tableName = uniqueTable('migrated');
+    tables.push(tableName);
+    const t = pg.escapeIdentifier(tableName);
+    await pool.query(`CREATE TABLE ${t} (sid varchar PRIMARY KEY, sess json NOT NULL,
+      expire timestamp(6) NOT NULL)`);
+    await pool.query(`CREATE INDEX ${pg.escapeIdentifier(`i_${tableName}`)} ON ${t} (expire)`);
+    const store = open({ tableName });
+    await store.set('a', record());
+    const indexes = await pool.query('SELECT indexname FROM pg_indexes WHERE tablename = $1', [
+      tableName,
+    ]);
+    expect(indexes.rows).toHaveLength(2); // the primary key and the migration's index
+  });
+
+  it('long table names that share a prefix get distinct indexes', async () => {
+    const prefix = `long_${process.pid}_${Date.now().toString(36)}_`.padEnd(60, 'x');
+    const names = [`${prefix}_a`, `${prefix}_b`];
+    for (const tableName of names) {
+      const store = open({ tableName });
+      await store.set('a', record());
+    }
+    const indexes = await pool.query(
+      `SELECT tablename, indexname FROM pg_indexes WHERE tablename = ANY($1) AND indexname LIKE 'IDX_%'`,
+      [names],
+    );
+    expect(indexes.rows).toHaveLength(2);
+    expect(new Set(indexes.rows.map((r) => r.indexname)).size).toBe(2);
+  });
+
+  it('a server that accepts but never answers fails within the bound, typed', async () => {
+    const hole = await relay(url, { blackhole: true });
+    const store = new PostgresStore({ connectionString: hole.url, timeout: 600 });
+    const started = Date.now();
+    const error = await store.get('a').catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    await store.close().catch(() => undefined);
+    await hole.close();
+  });
+
+  it('a server that stops answering mid-session fails within the bound; close() too', async () => {
+    const link = await relay(url);
+    const tableName = uniqueTable('frozen');
+    tables.push(tableName);
+    const store = new PostgresStore({
+      connectionString: link.url,
+      tableName,
+      createTableIfMissing: true,
+      timeout: 800,
+    });
+    await store.set('a', record({ v: 1 }));
+    expect((await store.get('a'))?.v).toBe(1);
+    link.freeze();
+    const started = Date.now();
+    const error = await store.get('a').catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    const closing = Date.now();
+    await store.close().catch(() => undefined);
+    expect(Date.now() - closing).toBeLessThan(3_000);
+    await link.close();
+  });
+
   it('rejects bad configuration at construction', () => {
     expect(() => new PostgresStore({})).toThrow(SessConfigError);
     expect(() => new PostgresStore({ pool, tableName: '' })).toThrow(SessConfigError);
     expect(() => new PostgresStore({ pool, tableName: 'x'.repeat(64) })).toThrow(SessConfigError);
+    // 32 characters but 64 bytes: PostgreSQL would truncate it.
+    expect(() => new PostgresStore({ pool, tableName: 'é'.repeat(32) })).toThrow(SessConfigError);
     expect(() => new PostgresStore({ pool, ttl: 0 })).toThrow(SessConfigError);
   });
 });
