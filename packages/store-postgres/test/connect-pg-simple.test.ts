@@ -1,6 +1,9 @@
 // Migration without logging anyone out: connect-pg-simple (with express-session)
 // and this store read and write each other's rows in one table.
+import type { AddressInfo } from 'node:net';
+import { session as sessSession } from '@sess/express';
 import connectPgSimple from 'connect-pg-simple';
+import express from 'express';
 import session from 'express-session';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,4 +85,63 @@ describe.skipIf(skip)('interoperability with connect-pg-simple', () => {
     const after = (await call((done) => legacy.get('cas', done))) as unknown as { v: number };
     expect(after.v).toBe(2);
   });
+
+  it('through Express: a visitor moves between express-session and @sess/express without losing the session', async () => {
+    const secret = 'interop secret, test only';
+    const options = {
+      secret,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 600_000 },
+    };
+    // Each app counts visits and notes which middleware served each one.
+    const visits = (middleware: express.RequestHandler) =>
+      express()
+        .use(middleware)
+        .get('/', (req, res) => {
+          const data = req.session as unknown as { n?: number; via?: string[] };
+          data.n = (data.n ?? 0) + 1;
+          data.via = [...(data.via ?? []), String(req.query.via)];
+          res.json({ n: data.n, via: data.via });
+        });
+    const legacyApp = await serve(visits(session({ ...options, store: legacy })));
+    const sessApp = await serve(
+      visits(sessSession({ ...options, store }) as unknown as express.RequestHandler),
+    );
+    const visit = async (app: string, via: string, cookie?: string) => {
+      const response = await fetch(`${app}/?via=${via}`, cookie ? { headers: { cookie } } : {});
+      const set = response.headers.get('set-cookie')?.split(';')[0];
+      return { body: await response.json(), cookie: set ?? cookie };
+    };
+    try {
+      const a = await visit(legacyApp.url, 'old');
+      expect(a.cookie).toMatch(/^connect\.sid=s%3A/);
+      const b = await visit(sessApp.url, 'new', a.cookie);
+      expect(b.body).toEqual({ n: 2, via: ['old', 'new'] });
+      const c = await visit(legacyApp.url, 'old', a.cookie);
+      expect(c.body).toEqual({ n: 3, via: ['old', 'new', 'old'] });
+
+      const started = await visit(sessApp.url, 'new');
+      expect(started.cookie).toMatch(/^connect\.sid=s%3A/);
+      const continued = await visit(legacyApp.url, 'old', started.cookie);
+      expect(continued.body).toEqual({ n: 2, via: ['new', 'old'] });
+    } finally {
+      await legacyApp.stop();
+      await sessApp.stop();
+    }
+  });
 });
+
+async function serve(app: express.Express) {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { SessConfigError, StoreClosedError, StoreError, StoreUnavailableError } from '@sess/core';
 import pg from 'pg';
@@ -141,6 +142,9 @@ describe.skipIf(skip)('PostgresStore', () => {
     const table = uniqueTable('exit');
     tables.push(table);
     const fixture = new URL('./fixtures/exit-after-close.mjs', import.meta.url).pathname;
+    // The fixture runs the built package, as an app would (turbo builds before test).
+    const built = new URL('../dist/index.js', import.meta.url);
+    expect(existsSync(built), 'run `pnpm --filter @sess/store-postgres build` first').toBe(true);
     const started = Date.now();
     const { stdout } = await run(process.execPath, [fixture, url, table], { timeout: 15_000 });
     expect(stdout.trim()).toBe('closed');
