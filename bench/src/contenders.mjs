@@ -1,0 +1,181 @@
+// The contenders: one session middleware (express-session or @sess/express)
+// over one store, each store opened on the same backend for both libraries.
+// Every store is wrapped so that its operations are counted where they
+// happen, at the store.
+import { MemoryStore as CoreMemoryStore } from '@sess/core';
+import sessSession from '@sess/express';
+import { MongoStore as SessMongoStore } from '@sess/store-mongo';
+import { PostgresStore } from '@sess/store-postgres';
+import { RedisStore as SessRedisStore } from '@sess/store-redis';
+import { SqliteStore as SessSqliteStore } from '@sess/store-sqlite';
+import Database from 'better-sqlite3';
+import sqliteStoreFactory from 'better-sqlite3-session-store';
+import ConnectMongo from 'connect-mongo';
+import connectPgSimple from 'connect-pg-simple';
+import { RedisStore as ConnectRedisStore } from 'connect-redis';
+import expressSession from 'express-session';
+import pg from 'pg';
+import { createClient } from 'redis';
+
+export const SECRET = 'benchmark secret, the same for both libraries';
+export const STORES = ['memory', 'sqlite', 'redis', 'postgres', 'mongo'];
+export const LIBRARIES = ['express-session', 'sess'];
+
+/** Which backend each store needs, and the variable that says where it is. */
+export const SERVICE_ENV = {
+  redis: 'SESS_REDIS_URL',
+  postgres: 'SESS_POSTGRES_URL',
+  mongo: 'SESS_MONGO_URL',
+};
+
+/** Why a store cannot run here, or null when it can. */
+export function unavailable(store) {
+  const variable = SERVICE_ENV[store];
+  return variable && !process.env[variable] ? `${variable} is not set` : null;
+}
+
+/** The operations a store performed, by kind. */
+export function newCounters() {
+  return { get: 0, set: 0, touch: 0, destroy: 0, compareAndSet: 0 };
+}
+
+const COUNTED = new Set(['get', 'set', 'touch', 'destroy', 'compareAndSet']);
+
+/**
+ * Count calls of the store's session methods. A Proxy keeps everything else
+ * (EventEmitter methods, `instanceof Store`, capability checks) as it was.
+ */
+export function counted(store, counters) {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function' || !COUNTED.has(key)) return value;
+      return function countedCall(...args) {
+        counters[key] += 1;
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+
+/**
+ * Open `store` for `library`. `namespace` keeps runs apart on a shared
+ * backend (a key prefix, a table, a collection). Resolves the store and a
+ * function that closes everything it opened.
+ */
+export async function openStore(library, store, namespace) {
+  const ns = namespace.replace(/[^A-Za-z0-9_]/g, '_');
+  if (library === 'sess') {
+    switch (store) {
+      case 'memory': {
+        const s = new CoreMemoryStore();
+        return { store: s, close: () => s.close() };
+      }
+      case 'sqlite': {
+        const s = new SessSqliteStore({ filename: ':memory:', table: `s_${ns}` });
+        return { store: s, close: () => s.close() };
+      }
+      case 'redis': {
+        const s = new SessRedisStore({ url: process.env.SESS_REDIS_URL, prefix: `${ns}:sess:` });
+        return { store: s, close: () => s.close() };
+      }
+      case 'postgres': {
+        const s = new PostgresStore({
+          connectionString: process.env.SESS_POSTGRES_URL,
+          tableName: `sess_${ns}`,
+          createTableIfMissing: true,
+          poolOptions: { max: 10 },
+        });
+        return {
+          store: s,
+          close: async () => {
+            await s.pool.query(`DROP TABLE IF EXISTS ${s.table}`).catch(() => undefined);
+            await s.close();
+          },
+        };
+      }
+      case 'mongo': {
+        const s = new SessMongoStore({
+          mongoUrl: process.env.SESS_MONGO_URL,
+          dbName: 'sess_bench',
+          collectionName: `sess_${ns}`,
+        });
+        return { store: s, close: () => s.close() };
+      }
+    }
+  } else {
+    switch (store) {
+      case 'memory': {
+        const s = new expressSession.MemoryStore();
+        return { store: s, close: async () => undefined };
+      }
+      case 'sqlite': {
+        const SqliteStore = sqliteStoreFactory(expressSession);
+        const db = new Database(':memory:');
+        const s = new SqliteStore({ client: db, expired: { clear: true, intervalMs: 900_000 } });
+        return {
+          store: s,
+          close: async () => {
+            // better-sqlite3-session-store keeps an interval with no way to stop it.
+            db.close();
+          },
+        };
+      }
+      case 'redis': {
+        const client = createClient({ url: process.env.SESS_REDIS_URL });
+        client.on('error', () => undefined);
+        await client.connect();
+        const s = new ConnectRedisStore({ client, prefix: `${ns}:es:` });
+        return { store: s, close: () => client.quit() };
+      }
+      case 'postgres': {
+        const pool = new pg.Pool({ connectionString: process.env.SESS_POSTGRES_URL, max: 10 });
+        const PgStore = connectPgSimple(expressSession);
+        const tableName = `es_${ns}`;
+        const s = new PgStore({ pool, tableName, createTableIfMissing: true });
+        return {
+          store: s,
+          close: async () => {
+            s.close();
+            await pool.query(`DROP TABLE IF EXISTS "${tableName}"`).catch(() => undefined);
+            await pool.end();
+          },
+        };
+      }
+      case 'mongo': {
+        // FerretDB has no TTL indexes; connect-mongo's 'native' removal needs one.
+        const s = ConnectMongo.create({
+          mongoUrl: process.env.SESS_MONGO_URL,
+          dbName: 'sess_bench',
+          collectionName: `es_${ns}`,
+          autoRemove: 'disabled',
+        });
+        return {
+          store: s,
+          close: async () => {
+            const client = await s.clientP;
+            await client
+              .db('sess_bench')
+              .dropCollection(`es_${ns}`)
+              .catch(() => undefined);
+            await s.close();
+          },
+        };
+      }
+    }
+  }
+  throw new Error(`unknown contender ${library}/${store}`);
+}
+
+/** The session middleware of `library`, with the same options on both sides. */
+export function middleware(library, store, overrides = {}) {
+  const options = {
+    secret: SECRET,
+    store,
+    resave: false,
+    saveUninitialized: false,
+    cookie: { maxAge: 3_600_000 },
+    ...overrides,
+  };
+  return library === 'sess' ? sessSession(options) : expressSession(options);
+}
