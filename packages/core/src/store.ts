@@ -1,4 +1,3 @@
-import { serialize } from 'cookie';
 import { CorruptRecordError } from './errors.js';
 import type { SessionRecord } from './types.js';
 
@@ -157,18 +156,18 @@ function isStoredCookie(cookie: Record<string, unknown>): boolean {
     return false;
   }
   if (!optionalOf(cookie['priority'], PRIORITY)) return false;
-  if ((path ?? domain ?? null) === null) return true;
-  // Path and domain must be what the cookie serializer accepts; let it decide.
-  try {
-    serialize('x', '', {
-      path: (path as string | null) ?? undefined,
-      domain: (domain as string | null) ?? undefined,
-    });
-    return true;
-  } catch {
-    return false;
-  }
+  // Path and domain must be what a Set-Cookie header accepts (the rules the
+  // `cookie` serializer applies), checked here without building a header.
+  if (typeof path === 'string' && !COOKIE_PATH.test(path)) return false;
+  if (typeof domain === 'string' && !COOKIE_DOMAIN.test(domain)) return false;
+  return true;
 }
+
+/** Printable ASCII except `;` (RFC 6265 path-value). */
+const COOKIE_PATH = /^[\u0020-\u003A\u003D-\u007E]*$/;
+/** Dot-separated labels of letters, digits and inner hyphens, an optional leading dot. */
+const COOKIE_DOMAIN =
+  /^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 const SAME_SITE = new Set(['lax', 'strict', 'none']);
 const PRIORITY = new Set(['low', 'medium', 'high']);
