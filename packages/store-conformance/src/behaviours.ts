@@ -846,10 +846,11 @@ export const behaviours: Behaviour[] = [
     group: 'lifecycle',
     name: 'close releases every handle the store opened, so the process can exit',
     requires: ['close', 'ownedResources'],
-    run: async ({ options }) => {
+    run: async ({ options, reopen }) => {
+      const namespace = `handles_${process.pid}_${Date.now()}`;
       const tracker = trackHandles();
       try {
-        const store = await options.create({ namespace: `handles_${process.pid}_${Date.now()}` });
+        const store = await options.create({ namespace });
         await store.set('h', record());
         await store.get('h');
         await store.destroy('h');
@@ -867,6 +868,8 @@ export const behaviours: Behaviour[] = [
         );
       } finally {
         tracker.stop();
+        // This store was closed by the behaviour; clean its namespace through a fresh one.
+        await reopen(namespace);
       }
     },
   },

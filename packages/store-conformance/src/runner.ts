@@ -58,6 +58,9 @@ export async function runBehaviour(
         behaviour.run({
           store,
           other: open,
+          reopen: async (namespace: string) => {
+            opened.push(await options.create({ namespace }));
+          },
           unreachable: async () => {
             if (!options.unreachable) throw new Error('no unreachable store');
             return options.unreachable();

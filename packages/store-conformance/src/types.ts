@@ -32,6 +32,8 @@ export interface BehaviourContext {
   store: SessionStore;
   /** Another store on the same backend, in a namespace of its own (cleaned up afterwards). */
   other: () => Promise<SessionStore>;
+  /** Open a store on `namespace` again, to be cleaned up with the others after the behaviour. */
+  reopen: (namespace: string) => Promise<void>;
   /** A store whose backend is down (only for behaviours that require 'unreachable'). */
   unreachable: () => Promise<SessionStore>;
   options: ConformanceOptions;
