@@ -1,4 +1,9 @@
-import { CorruptRecordError, SessConfigError, StoreClosedError } from './errors.js';
+import {
+  CorruptRecordError,
+  SessConfigError,
+  StoreClosedError,
+  type StoreOperation,
+} from './errors.js';
 import {
   DEFAULT_TTL_MS,
   decodeRecord,
@@ -168,18 +173,7 @@ export class MemoryStore implements SessionStore {
     return entry;
   }
 
-  #open(
-    operation:
-      | 'get'
-      | 'set'
-      | 'touch'
-      | 'destroy'
-      | 'ids'
-      | 'all'
-      | 'length'
-      | 'clear'
-      | 'compareAndSet',
-  ): void {
+  #open(operation: StoreOperation): void {
     if (this.#closed) throw new StoreClosedError(NAME, operation);
   }
 }
