@@ -34,6 +34,12 @@ export function unavailable(store) {
   return variable && !process.env[variable] ? `${variable} is not set` : null;
 }
 
+/** The backend address of `store` from the environment (undefined for memory and SQLite). */
+export function serviceUrl(store) {
+  const variable = SERVICE_ENV[store];
+  return variable ? process.env[variable] : undefined;
+}
+
 /** The operations a store performed, by kind. */
 export function newCounters() {
   return { get: 0, set: 0, touch: 0, destroy: 0, compareAndSet: 0 };
@@ -44,26 +50,51 @@ const COUNTED = new Set(['get', 'set', 'touch', 'destroy', 'compareAndSet']);
 /**
  * Count calls of the store's session methods. A Proxy keeps everything else
  * (EventEmitter methods, `instanceof Store`, capability checks) as it was.
+ * `pending` tracks calls not yet answered (a promise or a callback), so a
+ * server can let them finish before closing the store.
  */
 export function counted(store, counters) {
-  return new Proxy(store, {
+  const pending = { count: 0 };
+  const proxy = new Proxy(store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (typeof value !== 'function' || !COUNTED.has(key)) return value;
       return function countedCall(...args) {
         counters[key] += 1;
-        return value.apply(target, args);
+        pending.count += 1;
+        let settled = false;
+        const settle = () => {
+          if (!settled) pending.count -= 1;
+          settled = true;
+        };
+        const last = args.length - 1;
+        if (typeof args[last] === 'function') {
+          const callback = args[last];
+          args[last] = (...results) => {
+            settle();
+            return callback(...results);
+          };
+        }
+        try {
+          const result = value.apply(target, args);
+          if (result && typeof result.then === 'function') result.then(settle, settle);
+          return result;
+        } catch (error) {
+          settle();
+          throw error;
+        }
       };
     },
   });
+  return { store: proxy, pending };
 }
 
 /**
- * Open `store` for `library`. `namespace` keeps runs apart on a shared
- * backend (a key prefix, a table, a collection). Resolves the store and a
- * function that closes everything it opened.
+ * Open `store` for `library` on the backend at `url`. `namespace` keeps runs
+ * apart on a shared backend (a key prefix, a table, a collection). Resolves
+ * the store and a function that closes everything it opened.
  */
-export async function openStore(library, store, namespace) {
+export async function openStore(library, store, namespace, url = serviceUrl(store)) {
   const ns = namespace.replace(/[^A-Za-z0-9_]/g, '_');
   if (library === 'sess') {
     switch (store) {
@@ -76,12 +107,12 @@ export async function openStore(library, store, namespace) {
         return { store: s, close: () => s.close() };
       }
       case 'redis': {
-        const s = new SessRedisStore({ url: process.env.SESS_REDIS_URL, prefix: `${ns}:sess:` });
+        const s = new SessRedisStore({ url: url, prefix: `${ns}:sess:` });
         return { store: s, close: () => s.close() };
       }
       case 'postgres': {
         const s = new PostgresStore({
-          connectionString: process.env.SESS_POSTGRES_URL,
+          connectionString: url,
           tableName: `sess_${ns}`,
           createTableIfMissing: true,
           poolOptions: { max: 10 },
@@ -96,7 +127,7 @@ export async function openStore(library, store, namespace) {
       }
       case 'mongo': {
         const s = new SessMongoStore({
-          mongoUrl: process.env.SESS_MONGO_URL,
+          mongoUrl: url,
           dbName: 'sess_bench',
           collectionName: `sess_${ns}`,
         });
@@ -122,14 +153,14 @@ export async function openStore(library, store, namespace) {
         };
       }
       case 'redis': {
-        const client = createClient({ url: process.env.SESS_REDIS_URL });
+        const client = createClient({ url: url });
         client.on('error', () => undefined);
         await client.connect();
         const s = new ConnectRedisStore({ client, prefix: `${ns}:es:` });
         return { store: s, close: () => client.quit() };
       }
       case 'postgres': {
-        const pool = new pg.Pool({ connectionString: process.env.SESS_POSTGRES_URL, max: 10 });
+        const pool = new pg.Pool({ connectionString: url, max: 10 });
         const PgStore = connectPgSimple(expressSession);
         const tableName = `es_${ns}`;
         const s = new PgStore({ pool, tableName, createTableIfMissing: true });
@@ -145,7 +176,7 @@ export async function openStore(library, store, namespace) {
       case 'mongo': {
         // FerretDB has no TTL indexes; connect-mongo's 'native' removal needs one.
         const s = ConnectMongo.create({
-          mongoUrl: process.env.SESS_MONGO_URL,
+          mongoUrl: url,
           dbName: 'sess_bench',
           collectionName: `es_${ns}`,
           autoRemove: 'disabled',

@@ -80,8 +80,9 @@ for (const contender of selected) {
         settings.duration,
       );
       const after = await ops(server.url);
-      const done = run.requests.total;
-      const per = (key) => (done > 0 ? (after[key] - before[key]) / done : 0);
+      // Per request the server served (autocannon leaves out those in flight at the end).
+      const served = after.requests - before.requests;
+      const per = (key) => (served > 0 ? (after[key] - before[key]) / served : 0);
       const row = {
         contender: contender.label,
         library: contender.library,
@@ -90,11 +91,14 @@ for (const contender of selected) {
         requestsPerSecond: run.requests.average,
         p50: run.latency.p50,
         p99: run.latency.p99,
-        requests: done,
+        requests: run.requests.total,
+        served,
         non2xx: run.non2xx,
         errors: run.errors + run.timeouts,
         readsPerRequest: per('get'),
         writesPerRequest: per('set') + per('compareAndSet'),
+        setsPerRequest: per('set'),
+        compareAndSetsPerRequest: per('compareAndSet'),
         touchesPerRequest: per('touch'),
         destroysPerRequest: per('destroy'),
       };
@@ -110,6 +114,9 @@ for (const contender of selected) {
 }
 
 for (const workload of WORKLOADS) printTable(workload);
+const targets = checkTargets();
+console.log('\nTargets (issue 8):');
+for (const t of targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.detail}`);
 if (skipped.length) {
   console.log('\nSkipped (no backend):');
   for (const s of skipped) console.log(`  ${s.contender}: ${s.reason}`);
@@ -121,7 +128,7 @@ const file = new URL(
 );
 writeFileSync(
   file,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, settings, workloads: WORKLOADS, results, skipped }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, settings, workloads: WORKLOADS, results, skipped, targets }, null, 2)}\n`,
 );
 console.log(`\nwritten: ${file.pathname}`);
 
@@ -212,7 +219,7 @@ function printTable(workload) {
   const pad = (text, n) => String(text).padStart(n);
   console.log(`\nWorkload ${workload.id}: ${workload.name}`);
   console.log(
-    `${'contender'.padEnd(32)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('reads/req', 11)}${pad('writes/req', 12)}${pad('touch/req', 11)}${pad('vs express-session', 20)}${pad('vs ceiling', 12)}`,
+    `${'contender'.padEnd(32)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('reads/req', 11)}${pad('writes/req', 12)}${pad('touch/req', 11)}${pad('vs express-session', 20)}${pad('vs ceiling', 12)}${pad('failed', 8)}`,
   );
   for (const row of rows) {
     const incumbent = rows.find((r) => r.library === 'express-session' && r.store === row.store);
@@ -221,7 +228,52 @@ function printTable(workload) {
       `${row.contender.padEnd(32)}${pad(Math.round(row.requestsPerSecond), 9)}${pad(row.p50, 8)}${pad(row.p99, 8)}` +
         `${pad(row.readsPerRequest.toFixed(2), 11)}${pad(row.writesPerRequest.toFixed(2), 12)}${pad(row.touchesPerRequest.toFixed(2), 11)}` +
         `${pad(row.library === 'sess' ? ratio(row.requestsPerSecond, incumbent?.requestsPerSecond) : '', 20)}` +
-        `${pad(ratio(row.requestsPerSecond, ceiling?.requestsPerSecond), 12)}`,
+        `${pad(ratio(row.requestsPerSecond, ceiling?.requestsPerSecond), 12)}` +
+        `${pad(row.non2xx + row.errors, 8)}`,
     );
   }
+}
+
+/** The issue's targets, checked against this run's figures. */
+function checkTargets() {
+  const out = [];
+  const sess = results.filter((r) => r.library === 'sess');
+  for (const row of sess) {
+    const incumbent = results.find(
+      (r) =>
+        r.library === 'express-session' && r.store === row.store && r.workload === row.workload,
+    );
+    if (incumbent) {
+      const ratio = row.requestsPerSecond / incumbent.requestsPerSecond;
+      out.push({
+        target: `w${row.workload} ${row.store}: sess >= 1.2x express-session`,
+        met: ratio >= 1.2,
+        detail: `${ratio.toFixed(2)}x`,
+      });
+    }
+    const withCookie = row.workload !== 3;
+    const reads = row.readsPerRequest;
+    const writes = row.writesPerRequest + row.touchesPerRequest;
+    const unmodified = row.workload === 1 || row.workload === 4;
+    const opsMet =
+      (withCookie ? reads <= 1.005 : reads === 0) &&
+      writes <= 1.005 &&
+      (!unmodified || writes === 0);
+    out.push({
+      target: `w${row.workload} ${row.store}: store operations`,
+      met: opsMet,
+      detail: `${reads.toFixed(3)} reads, ${writes.toFixed(3)} writes+touches per request`,
+    });
+  }
+  const ceiling = results.find((r) => r.library === 'none' && r.workload === 1);
+  const memory = sess.find((r) => r.store === 'memory' && r.workload === 1);
+  if (ceiling && memory) {
+    const ratio = memory.requestsPerSecond / ceiling.requestsPerSecond;
+    out.push({
+      target: 'w1 memory: sess within 15% of the ceiling',
+      met: ratio >= 0.85,
+      detail: `${ratio.toFixed(2)}x of the ceiling`,
+    });
+  }
+  return out;
 }

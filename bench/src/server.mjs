@@ -5,24 +5,35 @@
 //   GET /write   workload 2: change the session on every request
 //   GET /new     workload 3: a first request that creates a session
 //   POST /seed?kb=N  creates a session (with N KB of data) and returns its cookie
-//   GET /ops     store operations so far (counted at the store)
+//   GET /ops     store operations so far (counted at the store), and requests served
 import express from 'express';
 import { counted, middleware, newCounters, openStore } from './contenders.mjs';
 
 const [library = 'none', storeName = 'memory'] = process.argv.slice(2);
 const counters = newCounters();
+let served = 0;
+let pending = { count: 0 };
 const app = express();
 app.disable('x-powered-by');
 app.disable('etag');
 
 // Registered before the session middleware: reading the counters costs no store operation.
-app.get('/ops', (_req, res) => res.json(counters));
+app.get('/ops', (_req, res) => res.json({ ...counters, requests: served }));
+
+// Requests are counted here, not by autocannon: the ones still in flight when
+// a load stops were served (and cost store operations) but are not in its total.
+app.use((_req, _res, next) => {
+  served += 1;
+  next();
+});
 
 let closeStore = async () => undefined;
 if (library !== 'none') {
   const opened = await openStore(library, storeName, `bench_${process.pid}`);
   closeStore = opened.close;
-  app.use(middleware(library, counted(opened.store, counters)));
+  const wrapped = counted(opened.store, counters);
+  pending = wrapped.pending;
+  app.use(middleware(library, wrapped.store));
 }
 
 const session = (req) => req.session ?? {};
@@ -59,14 +70,31 @@ app.post('/seed', (req, res) => {
   res.json({ ok: true });
 });
 
+// A failing backend is reported once per distinct message, not once per request.
+const reported = new Set();
+app.use((error, _req, res, _next) => {
+  const message = `${error?.name ?? 'Error'}: ${String(error?.message ?? error).slice(0, 200)}`;
+  if (!reported.has(message)) {
+    reported.add(message);
+    console.error(`[${library}/${storeName}] request failed: ${message}`);
+  }
+  res.status(500).end();
+});
+
 const server = app.listen(0, '127.0.0.1', () => {
   console.log(`listening ${server.address().port}`);
 });
 server.keepAliveTimeout = 30_000;
 
 async function shutdown() {
-  server.closeAllConnections();
   server.close();
+  server.closeAllConnections();
+  // Let store calls of requests already running finish before the store closes:
+  // wait (bounded) until none has been pending for 100 ms (a get is followed by a touch).
+  for (let waited = 0, quiet = 0; quiet < 100 && waited < 10_000; waited += 20) {
+    await new Promise((r) => setTimeout(r, 20));
+    quiet = pending.count > 0 ? 0 : quiet + 20;
+  }
   await closeStore().catch(() => undefined);
   process.exit(0);
 }

@@ -6,9 +6,10 @@
 // counted and reported (bench/results/stress.json and the table printed here).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { resolveService, type ServiceKind } from '@sess/store-conformance/services';
 import express from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LIBRARIES, middleware, openStore, STORES, unavailable } from '../src/contenders.mjs';
+import { LIBRARIES, middleware, openStore, STORES } from '../src/contenders.mjs';
 
 const PARALLEL = 50;
 const TRIALS = 5;
@@ -24,6 +25,25 @@ interface Figures {
   trials: number;
 }
 const figures: Figures[] = [];
+
+/** Each networked store's backend: its URL, or why it is skipped (SESS_REQUIRE_SERVICES=1 throws instead). */
+const services = new Map<
+  string,
+  { url?: string; skip: string | false; stop: () => Promise<void> }
+>();
+for (const store of STORES) {
+  if (store === 'memory' || store === 'sqlite') {
+    services.set(store, { skip: false, stop: async () => undefined });
+    continue;
+  }
+  const found = await resolveService(store as ServiceKind);
+  services.set(
+    store,
+    found.available
+      ? { url: found.url, skip: false, stop: found.stop }
+      : { skip: found.reason, stop: async () => undefined },
+  );
+}
 
 type SessionLike = Record<string, unknown> & {
   destroy(callback: (err?: unknown) => void): void;
@@ -89,7 +109,8 @@ async function resurrection(base: string, cookie: string) {
   return keys.length > 0 ? 1 : 0;
 }
 
-afterAll(() => {
+afterAll(async () => {
+  for (const service of services.values()) await service.stop();
   if (figures.length === 0) return;
   const table = ['store      | sess lost / resurrected | express-session lost / resurrected'];
   for (const store of STORES) {
@@ -110,45 +131,42 @@ afterAll(() => {
 });
 
 for (const store of STORES) {
-  const reason = unavailable(store);
-  const missing = reason && process.env.SESS_REQUIRE_SERVICES === '1';
-  describe.skipIf(Boolean(reason) && !missing)(
-    `stress: ${store}${reason ? ` (SKIPPED: ${reason})` : ''}`,
-    () => {
-      for (const library of LIBRARIES) {
-        it(`${library}: ${PARALLEL} parallel requests per session, each changing its own key; logout during requests`, async () => {
-          if (missing) throw new Error(`SESS_REQUIRE_SERVICES=1 but ${reason}`);
-          const opened = await openStore(
-            library,
-            store,
-            `stress_${library.replace(/\W/g, '')}_${process.pid}`,
-          );
-          const app = await startApp(library, opened.store);
-          try {
-            let lost = 0;
-            let resurrected = 0;
-            for (let trial = 0; trial < TRIALS; trial++) {
-              lost += await lostUpdates(app.base);
-              resurrected += await resurrection(app.base, await newSession(app.base));
-            }
-            figures.push({
-              store,
-              library,
-              lostKeys: lost,
-              keysExpected: PARALLEL * TRIALS,
-              resurrected,
-              trials: TRIALS,
-            });
-            if (library === 'sess') {
-              expect(lost, 'keys lost by sess').toBe(0);
-              expect(resurrected, 'sessions resurrected by sess').toBe(0);
-            }
-          } finally {
-            await app.close();
-            await opened.close();
+  const service = services.get(store);
+  const skip = service?.skip ?? 'not resolved';
+  describe.skipIf(Boolean(skip))(`stress: ${store}${skip ? ` (SKIPPED: ${skip})` : ''}`, () => {
+    for (const library of LIBRARIES) {
+      it(`${library}: ${PARALLEL} parallel requests per session, each changing its own key; logout during requests`, async () => {
+        const opened = await openStore(
+          library,
+          store,
+          `stress_${library.replace(/\W/g, '')}_${process.pid}`,
+          service?.url,
+        );
+        const app = await startApp(library, opened.store);
+        try {
+          let lost = 0;
+          let resurrected = 0;
+          for (let trial = 0; trial < TRIALS; trial++) {
+            lost += await lostUpdates(app.base);
+            resurrected += await resurrection(app.base, await newSession(app.base));
           }
-        }, 120_000);
-      }
-    },
-  );
+          figures.push({
+            store,
+            library,
+            lostKeys: lost,
+            keysExpected: PARALLEL * TRIALS,
+            resurrected,
+            trials: TRIALS,
+          });
+          if (library === 'sess') {
+            expect(lost, 'keys lost by sess').toBe(0);
+            expect(resurrected, 'sessions resurrected by sess').toBe(0);
+          }
+        } finally {
+          await app.close();
+          await opened.close();
+        }
+      }, 120_000);
+    }
+  });
 }
