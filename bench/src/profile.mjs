@@ -93,7 +93,7 @@ console.log(
 function summarize({ nodes, samples, timeDeltas }, requests) {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const self = new Map();
-  samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (timeDeltas[i] ?? 0)));
+  for (const [i, id] of samples.entries()) self.set(id, (self.get(id) ?? 0) + (timeDeltas[i] ?? 0));
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   const fns = new Map();
   const packages = new Map();
