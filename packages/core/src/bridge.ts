@@ -1,3 +1,4 @@
+import { withDeadline } from './deadline.js';
 import { SessError, StoreError, type StoreOperation, StoreUnavailableError } from './errors.js';
 import { isSessionRecord, type SessionStore } from './store.js';
 import type { SessionRecord } from './types.js';
@@ -47,14 +48,8 @@ export function fromCallbackStore(
     operation: StoreOperation,
     start: (done: Callback<T>) => void,
   ): Promise<T | undefined> {
-    return new Promise<T | undefined>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new StoreUnavailableError(name, operation, `no answer within ${bound} ms`)),
-        bound,
-      );
-      timer.unref();
+    const answer = new Promise<T | undefined>((resolve, reject) => {
       const done: Callback<T> = (err, value) => {
-        clearTimeout(timer);
         if (err === undefined || err === null) resolve(value);
         else if (err instanceof SessError) reject(err);
         else reject(new StoreError(name, operation, describe(err), { cause: err }));
@@ -65,6 +60,11 @@ export function fromCallbackStore(
         done(err);
       }
     });
+    return withDeadline(
+      answer,
+      bound,
+      () => new StoreUnavailableError(name, operation, `no answer within ${bound} ms`),
+    );
   }
 
   const live = (record: unknown): SessionRecord | null => (isSessionRecord(record) ? record : null);

@@ -8,6 +8,7 @@ export {
   toCallbackStore,
 } from './bridge.js';
 export { Cookie, type CookieOptions } from './cookie.js';
+export { withDeadline } from './deadline.js';
 export {
   CorruptRecordError,
   isSessError,
@@ -57,6 +58,7 @@ export {
   type SessionStore,
   STORE_CAPABILITIES,
   type StoreCapability,
+  sessionExpiresAt,
   sessionExpiry,
   sessionTtl,
   storeCapabilities,

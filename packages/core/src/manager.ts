@@ -1,5 +1,6 @@
 import { parse as parseCookieHeader, serialize as serializeCookie } from 'cookie';
 import { Cookie, type CookieOptions } from './cookie.js';
+import { withDeadline } from './deadline.js';
 import {
   CorruptRecordError,
   SessConfigError,
@@ -164,24 +165,15 @@ export class SessionManager<Req = unknown> {
   /** Run a store call with the time bound, turning foreign errors into StoreErrors. */
   async call<T>(operation: StoreOperation, run: () => Promise<T>): Promise<T> {
     const bound = this.options.storeTimeout ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreUnavailableError(this.#storeName, operation, `no answer within ${bound} ms`),
-          ),
-        bound,
-      );
-      timer.unref();
-    });
     try {
-      return await Promise.race([Promise.resolve().then(run), timeout]);
+      return await withDeadline(
+        Promise.resolve().then(run),
+        bound,
+        () => new StoreUnavailableError(this.#storeName, operation, `no answer within ${bound} ms`),
+      );
     } catch (error) {
       if (error instanceof SessError) throw error;
       throw new StoreError(this.#storeName, operation, errorMessage(error), { cause: error });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

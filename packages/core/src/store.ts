@@ -98,8 +98,19 @@ export function sessionTtl(
   defaultTtlMs: number = DEFAULT_TTL_MS,
   now: number = Date.now(),
 ): number {
-  const expiry = sessionExpiry(session);
-  return expiry === null ? defaultTtlMs : expiry - now;
+  return sessionExpiresAt(session, defaultTtlMs, now) - now;
+}
+
+/**
+ * When the store should drop the record, in epoch milliseconds: its
+ * `cookie.expires`, or `defaultTtlMs` from `now` when it has none.
+ */
+export function sessionExpiresAt(
+  session: SessionRecord,
+  defaultTtlMs: number = DEFAULT_TTL_MS,
+  now: number = Date.now(),
+): number {
+  return sessionExpiry(session) ?? now + defaultTtlMs;
 }
 
 /** Whether the record's cookie has expired at `now`. */

@@ -12,7 +12,7 @@ import {
   StoreError,
   type StoreOperation,
   StoreUnavailableError,
-  sessionExpiry,
+  sessionExpiresAt,
 } from '@sess/core';
 import {
   type Collection,
@@ -374,7 +374,7 @@ export class MongoStore implements SessionStore {
   }
 
   #expiresAt(session: SessionRecord): Date {
-    return new Date(sessionExpiry(session) ?? Date.now() + this.#ttl);
+    return new Date(sessionExpiresAt(session, this.#ttl));
   }
 
   /**

@@ -10,7 +10,8 @@ import {
   StoreError,
   type StoreOperation,
   StoreUnavailableError,
-  sessionExpiry,
+  sessionExpiresAt,
+  withDeadline,
 } from '@sess/core';
 import pg from 'pg';
 
@@ -254,7 +255,8 @@ export class PostgresStore implements SessionStore {
     if (this.#closed) return;
     this.#closed = true;
     if (!this.#ownsPool) return;
-    await bounded(this.#timeout, 'close', () =>
+    await this.#bounded(
+      'close',
       this.pool.end().catch((cause: unknown) => {
         throw storeError('close', cause);
       }),
@@ -262,7 +264,7 @@ export class PostgresStore implements SessionStore {
   }
 
   #expiresAt(session: SessionRecord): number {
-    return sessionExpiry(session) ?? Date.now() + this.#ttl;
+    return sessionExpiresAt(session, this.#ttl);
   }
 
   /** Run one statement within the time bound, after the table exists. */
@@ -272,14 +274,27 @@ export class PostgresStore implements SessionStore {
     values: unknown[],
   ): Promise<pg.QueryResult> {
     if (this.#closed) throw new StoreClosedError(NAME, operation);
-    return bounded(this.#timeout, operation, async () => {
-      try {
-        await this.#ensureTable();
-        return await this.pool.query(text, values);
-      } catch (cause) {
-        throw storeError(operation, cause);
-      }
-    });
+    return this.#bounded(
+      operation,
+      (async () => {
+        try {
+          await this.#ensureTable();
+          return await this.pool.query(text, values);
+        } catch (cause) {
+          throw storeError(operation, cause);
+        }
+      })(),
+    );
+  }
+
+  /** `work` within the store's time bound; past it, a StoreUnavailableError. */
+  #bounded<T>(operation: StoreOperation, work: Promise<T>): Promise<T> {
+    const ms = this.#timeout;
+    return withDeadline(
+      work,
+      ms,
+      () => new StoreUnavailableError(NAME, operation, `no answer within ${ms} ms`),
+    );
   }
 
   #ensureTable(): Promise<void> {
@@ -375,27 +390,6 @@ function indexName(tableName: string): string {
   const head = [...tableName]; // code points, so a cut never splits a character
   while (Buffer.byteLength(`IDX_${head.join('')}_${hash}_expire`) > 63) head.pop();
   return `IDX_${head.join('')}_${hash}_expire`;
-}
-
-/** Settles as `work` does, or rejects after `ms`; the timer never keeps the process alive. */
-function bounded<T>(ms: number, operation: StoreOperation, work: () => Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new StoreUnavailableError(NAME, operation, `no answer within ${ms} ms`)),
-      ms,
-    );
-    timer.unref();
-    work().then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
 
 function storeError(operation: StoreOperation, cause: unknown): StoreError {

@@ -11,6 +11,7 @@ import {
   type StoreOperation,
   StoreUnavailableError,
   sessionTtl,
+  withDeadline,
 } from '@sess/core';
 import {
   Cluster,
@@ -239,7 +240,9 @@ export class RedisStore implements SessionStore {
     if (!this.#ownsClient) return;
     const client = this.client;
     if (client.status === 'ready') {
-      await bounded(client.quit(), this.#timeout).catch(() => undefined);
+      await withDeadline(client.quit(), this.#timeout, () => new TimeoutError('quit')).catch(
+        () => undefined,
+      );
     }
     client.disconnect();
   }
@@ -332,7 +335,11 @@ export class RedisStore implements SessionStore {
   async #call<T>(operation: StoreOperation, work: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new StoreClosedError(NAME, operation);
     try {
-      return await bounded(work(), this.#timeout);
+      return await withDeadline(
+        work(),
+        this.#timeout,
+        () => new TimeoutError(`no answer within ${this.#timeout} ms`),
+      );
     } catch (cause) {
       throw storeError(operation, cause, this.#timeout);
     }
@@ -386,16 +393,6 @@ function escapeGlob(text: string): string {
 }
 
 class TimeoutError extends Error {}
-
-/** Settles as `work` does, or rejects after `ms`; the timer never keeps the process alive. */
-function bounded<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`no answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([work, limit]).finally(() => clearTimeout(timer));
-}
 
 /** Server replies that mean "not now" rather than "wrong". */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY)\b/;

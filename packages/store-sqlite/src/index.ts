@@ -10,7 +10,7 @@ import {
   StoreError,
   type StoreOperation,
   StoreUnavailableError,
-  sessionExpiry,
+  sessionExpiresAt,
 } from '@sess/core';
 import Database from 'better-sqlite3';
 
@@ -158,7 +158,7 @@ export class SqliteStore implements SessionStore {
   }
 
   #expiresAt(session: SessionRecord): number {
-    return sessionExpiry(session) ?? Date.now() + this.#ttl;
+    return sessionExpiresAt(session, this.#ttl);
   }
 
   #run<T>(operation: StoreOperation, work: () => T): T {
