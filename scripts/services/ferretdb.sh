@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# FerretDB v1 (MongoDB wire protocol) on its SQLite backend: 127.0.0.1:27018.
+# FerretDB v1 (MongoDB wire protocol) on its PostgreSQL backend: 127.0.0.1:27018.
+# The backend is the test PostgreSQL of postgres.sh (database `ferretdb`), started here
+# when it is not running; its SQLite backend serialises writes and would make the
+# Mongo tests and benchmark rows measure FerretDB rather than the store.
 # Binary: $SESS_FERRETDB_BIN, else a v1 `ferretdb` on PATH, else one built earlier into
 # the services dir, else built from the Go module proxy (needs Go >= 1.21, ~1-4 min).
 # Idempotent: a running instance is reused. stdout carries only `export SESS_…=…`.
@@ -9,7 +12,7 @@ port=27018
 version=v1.24.2
 here="$(cd "$(dirname "$0")" && pwd)"
 base="${SESS_SERVICES_DIR:-$here/../../.sess-services}"
-mkdir -p "$base/ferretdb/bin" "$base/ferretdb/data" "$base/ferretdb/state"
+mkdir -p "$base/ferretdb/bin" "$base/ferretdb/state"
 root="$(cd "$base/ferretdb" && pwd)"
 pidfile="$root/ferretdb.pid"
 logfile="$root/ferretdb.log"
@@ -58,13 +61,17 @@ resolve_bin() {
   echo "$cached"
 }
 
+# The PostgreSQL backend (idempotent; its URL line is not ours to print).
+pg_url="postgres://sess:sess@127.0.0.1:5433/ferretdb"
+bash "$here/postgres.sh" >/dev/null
+
 if our_pid_alive || accepts; then
   log "already running on 127.0.0.1:$port"
 else
   bin="$(resolve_bin)"
-  log "starting $bin on 127.0.0.1:$port (data in $root/data, log: $logfile)"
+  log "starting $bin on 127.0.0.1:$port (data in PostgreSQL database ferretdb, log: $logfile)"
   # setsid: own session, so the daemon outlives the calling shell/CI step.
-  setsid nohup "$bin" --handler=sqlite --sqlite-url="file:$root/data/" \
+  setsid nohup "$bin" --handler=postgresql --postgresql-url="$pg_url" \
     --listen-addr="127.0.0.1:$port" --debug-addr=- --state-dir="$root/state" \
     --telemetry=disable </dev/null >>"$logfile" 2>&1 &
   echo $! >"$pidfile"

@@ -94,5 +94,10 @@ if [ "$(su_psql -tAc "select 1 from pg_database where datname = 'sess'")" != 1 ]
   log "creating database sess"
   su_psql -c "create database sess owner sess"
 fi
+# FerretDB (scripts/services/ferretdb.sh) keeps its data in a database of its own.
+if [ "$(su_psql -tAc "select 1 from pg_database where datname = 'ferretdb'")" != 1 ]; then
+  log "creating database ferretdb"
+  su_psql -c "create database ferretdb owner sess"
+fi
 
 echo "export SESS_POSTGRES_URL=$url"
