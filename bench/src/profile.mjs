@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
 const { values, positionals } = parseArgs({
+  // `pnpm ... -- <args>` hands the script a literal `--` first.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   allowPositionals: true,
   options: {
     connections: { type: 'string', default: '32' },

@@ -1,32 +1,49 @@
-// `pnpm bench`: every contender in its own server process, loaded by
-// autocannon from this process, workload by workload; a table per workload
-// and a JSON file under bench/results/. Options (all optional):
-//   --connections 32 --duration 4 --pipelining 1 --sessions 1000
-//   --contenders sess/memory,express-session/redis,...   (substring match)
-//   --workloads 1,2,3,4
+// `pnpm bench`: sess against express-session on each store. Both libraries'
+// servers of one store run side by side (a process each); every workload is
+// loaded in rounds that alternate between them (express-session, sess,
+// express-session, sess, ...), so a slow spell on the shared machine hits both
+// and each round gives one sess ÷ express-session ratio. The tables print the
+// median ratio and its spread (min–max). Then the memory report. Options (all
+// optional; see bench/README.md):
+//   --rounds 3 --duration 3 --connections 32 --pipelining 1 --sessions 1000
+//   --contenders sess/memory,redis,...   (substring match)   --workloads 1,2,3,4
+//   --memory-sessions 100000 --in-flight 500 --skip-memory
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { LIBRARIES, STORES, unavailable } from './contenders.mjs';
 
+// `pnpm bench -- --x` hands the script a literal `--` before the options.
+const args = process.argv.slice(2).filter((arg) => arg !== '--');
 const { values } = parseArgs({
+  args,
   options: {
     connections: { type: 'string', default: '32' },
-    duration: { type: 'string', default: '4' },
+    duration: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
     pipelining: { type: 'string', default: '1' },
     sessions: { type: 'string', default: '1000' },
     contenders: { type: 'string', default: '' },
     workloads: { type: 'string', default: '1,2,3,4' },
+    'memory-sessions': { type: 'string', default: '100000' },
+    'in-flight': { type: 'string', default: '500' },
+    'skip-memory': { type: 'boolean', default: false },
   },
 });
 const settings = {
-  connections: Number(values.connections),
-  duration: Number(values.duration),
-  pipelining: Number(values.pipelining),
-  sessions: Number(values.sessions),
+  connections: positive('connections'),
+  duration: positive('duration'),
+  rounds: positive('rounds'),
+  pipelining: positive('pipelining'),
+  sessions: positive('sessions'),
+  memorySessions: positive('memory-sessions'),
+  inFlight: positive('in-flight'),
 };
+const TARGET_VS_INCUMBENT = 1.2;
+const TARGET_VS_CEILING = 0.7;
 
 const WORKLOADS = [
   { id: 1, name: 'returning visitor, reads the session', path: '/read', cookies: 'small' },
@@ -35,88 +52,92 @@ const WORKLOADS = [
   { id: 4, name: 'returning visitor, reads a 50 KB session', path: '/read', cookies: 'large' },
 ].filter((w) => values.workloads.split(',').includes(String(w.id)));
 
-const contenders = [{ library: 'none', store: '-', label: 'express, no session (ceiling)' }];
-for (const store of STORES) {
-  for (const library of LIBRARIES)
-    contenders.push({ library, store, label: `${library} / ${store}` });
-}
+const CEILING = { library: 'none', store: '-', label: 'express, no session (ceiling)' };
 const filters = values.contenders.split(',').filter(Boolean);
-const selected = contenders.filter(
-  (c) =>
-    c.library === 'none' ||
-    filters.length === 0 ||
-    filters.some((f) => c.label.includes(f) || `${c.library}/${c.store}`.includes(f)),
-);
+const wanted = (c) =>
+  filters.length === 0 ||
+  filters.some((f) => c.label.includes(f) || `${c.library}/${c.store}`.includes(f));
+
+// One group per store: its contenders load in alternation. The ceiling joins
+// the memory group (its ratio is taken against sess on memory), or runs alone.
+const groups = [];
+for (const store of STORES) {
+  const members = LIBRARIES.map((library) => ({ library, store, label: `${library} / ${store}` }));
+  const chosen = members.filter(wanted);
+  if (chosen.length > 0) groups.push({ store, contenders: chosen });
+}
+const memoryGroup = groups.find((g) => g.store === 'memory');
+if (memoryGroup) memoryGroup.contenders.push(CEILING);
+else groups.unshift({ store: '-', contenders: [CEILING] });
 
 const results = [];
 const skipped = [];
+const started = Date.now();
 console.log(
-  `sess benchmark: ${selected.length} contenders, workloads ${WORKLOADS.map((w) => w.id).join(',')}; ` +
-    `${settings.connections} connections, ${settings.duration} s each, pipelining ${settings.pipelining}, ` +
-    `${settings.sessions} pre-created sessions; ${cpus().length} cores, Node ${process.version}`,
+  `sess benchmark: stores ${groups.map((g) => g.store).join(',')}, workloads ${WORKLOADS.map((w) => w.id).join(',')}; ` +
+    `${settings.rounds} rounds x ${settings.duration} s per contender and workload, alternating; ` +
+    `${settings.connections} connections, pipelining ${settings.pipelining}, ${settings.sessions} pre-created sessions; ` +
+    `${cpus().length} cores, Node ${process.version}`,
 );
 
-for (const contender of selected) {
-  const reason = contender.library === 'none' ? null : unavailable(contender.store);
+for (const group of groups) {
+  const reason = group.store === '-' ? null : unavailable(group.store);
   if (reason) {
-    skipped.push({ contender: contender.label, reason });
-    console.log(`SKIPPED ${contender.label}: ${reason}`);
-    continue;
+    for (const c of group.contenders.filter((c) => c.library !== 'none')) {
+      skipped.push({ contender: c.label, reason });
+      console.log(`SKIPPED ${c.label}: ${reason}`);
+    }
+    group.contenders = group.contenders.filter((c) => c.library === 'none');
+    if (group.contenders.length === 0) continue;
   }
-  const server = await startServer(contender);
+  const servers = [];
   try {
-    const jars = {};
-    if (contender.library !== 'none') {
+    for (const contender of group.contenders) {
+      const server = await startServer(contender);
+      servers.push({ contender, server, jars: {} });
+    }
+    for (const { contender, server, jars } of servers) {
+      if (contender.library === 'none') continue;
       if (WORKLOADS.some((w) => w.cookies === 'small')) jars.small = await seed(server.url, 0);
       if (WORKLOADS.some((w) => w.cookies === 'large')) jars.large = await seed(server.url, 50);
     }
-    await load(server.url, '/read', jars.small ?? [], 1); // warm-up, not measured
     for (const workload of WORKLOADS) {
-      const before = await ops(server.url);
-      const run = await load(
-        server.url,
-        workload.path,
-        jars[workload.cookies] ?? [],
-        settings.duration,
-      );
-      const after = await ops(server.url);
-      // Per request the server served (autocannon leaves out those in flight at the end).
-      const served = after.requests - before.requests;
-      const per = (key) => (served > 0 ? (after[key] - before[key]) / served : 0);
-      const row = {
-        contender: contender.label,
-        library: contender.library,
-        store: contender.store,
-        workload: workload.id,
-        requestsPerSecond: run.requests.average,
-        p50: run.latency.p50,
-        p99: run.latency.p99,
-        requests: run.requests.total,
-        served,
-        non2xx: run.non2xx,
-        errors: run.errors + run.timeouts,
-        readsPerRequest: per('get'),
-        writesPerRequest: per('set') + per('compareAndSet'),
-        setsPerRequest: per('set'),
-        compareAndSetsPerRequest: per('compareAndSet'),
-        touchesPerRequest: per('touch'),
-        destroysPerRequest: per('destroy'),
-      };
-      results.push(row);
-      console.log(
-        `  ${contender.label.padEnd(32)} w${workload.id}  ${Math.round(row.requestsPerSecond)} req/s` +
-          (row.non2xx || row.errors ? `  (${row.non2xx} non-2xx, ${row.errors} errors)` : ''),
-      );
+      // Warm-up on this workload's route, not measured.
+      for (const { server, jars } of servers) {
+        await load(server.url, workload.path, jars[workload.cookies] ?? [], 1);
+      }
+      for (let round = 1; round <= settings.rounds; round++) {
+        const line = [];
+        for (const { contender, server, jars } of servers) {
+          const row = await measure(contender, server, workload, jars, round);
+          results.push(row);
+          line.push(
+            `${contender.label} ${Math.round(row.requestsPerSecond)}` +
+              (row.non2xx || row.errors ? ` (${row.non2xx} non-2xx, ${row.errors} errors)` : ''),
+          );
+        }
+        console.log(`  w${workload.id} round ${round}: ${line.join(' | ')}`);
+      }
     }
   } finally {
-    await server.stop();
+    for (const { server } of servers) await server.stop();
   }
 }
 
-for (const workload of WORKLOADS) printTable(workload);
-const targets = checkTargets();
-console.log('\nTargets (issue 8):');
-for (const t of targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.detail}`);
+const summary = WORKLOADS.map((workload) => summarize(workload));
+for (const table of summary) printTable(table);
+
+let memory = null;
+if (!values['skip-memory']) {
+  memory = await memoryReport();
+  printMemory(memory);
+}
+
+const targets = checkTargets(summary);
+console.log(
+  '\nTargets (issue 15; met = every round meets it, "median only" = the median does but not every round):',
+);
+for (const t of targets) console.log(`  ${t.status.padEnd(11)} ${t.target}: ${t.detail}`);
 if (skipped.length) {
   console.log('\nSkipped (no backend):');
   for (const s of skipped) console.log(`  ${s.contender}: ${s.reason}`);
@@ -128,21 +149,62 @@ const file = new URL(
 );
 writeFileSync(
   file,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, settings, workloads: WORKLOADS, results, skipped, targets }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, settings, workloads: WORKLOADS, summary, memory, results, skipped, targets }, null, 2)}\n`,
 );
-console.log(`\nwritten: ${file.pathname}`);
+console.log(`\nwritten: ${file.pathname} (${Math.round((Date.now() - started) / 1000)} s in all)`);
 
-// --- helpers -------------------------------------------------------------------
+// --- measuring -------------------------------------------------------------------
 
-function startServer({ library, store }) {
+function positive(name) {
+  const n = Number(values[name]);
+  if (!(n > 0)) {
+    console.error(`--${name} must be a positive number (got ${values[name]})`);
+    process.exit(2);
+  }
+  return n;
+}
+
+async function measure(contender, server, workload, jars, round) {
+  const before = await ops(server.url);
+  const run = await load(
+    server.url,
+    workload.path,
+    jars[workload.cookies] ?? [],
+    settings.duration,
+  );
+  const after = await ops(server.url);
+  // Per request the server served (autocannon leaves out those in flight at the end).
+  const served = after.requests - before.requests;
+  const count = (key) => after[key] - before[key];
+  return {
+    contender: contender.label,
+    library: contender.library,
+    store: contender.store,
+    workload: workload.id,
+    round,
+    requestsPerSecond: run.requests.average,
+    p50: run.latency.p50,
+    p99: run.latency.p99,
+    requests: run.requests.total,
+    served,
+    non2xx: run.non2xx,
+    errors: run.errors + run.timeouts,
+    ops: {
+      get: count('get'),
+      set: count('set'),
+      compareAndSet: count('compareAndSet'),
+      touch: count('touch'),
+      destroy: count('destroy'),
+    },
+  };
+}
+
+function startServer({ library, store }, execArgv = []) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [new URL('./server.mjs', import.meta.url).pathname, library, store],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: process.env,
-      },
+      [...execArgv, new URL('./server.mjs', import.meta.url).pathname, library, store],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
     );
     let out = '';
     child.stdout.on('data', (chunk) => {
@@ -151,10 +213,12 @@ function startServer({ library, store }) {
       if (match) {
         child.stdout.removeAllListeners('data');
         child.stdout.resume();
+        child.removeAllListeners('exit');
         resolve({
           url: `http://127.0.0.1:${match[1]}`,
           stop: () =>
             new Promise((done) => {
+              if (child.exitCode !== null) return done();
               child.once('exit', done);
               child.kill('SIGTERM');
               setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
@@ -169,11 +233,11 @@ function startServer({ library, store }) {
 }
 
 /** Pre-create sessions through HTTP, 16 at a time; resolves their cookies. */
-async function seed(url, kb) {
+async function seed(url, kb, count = settings.sessions) {
   const cookies = [];
   let started = 0;
   const worker = async () => {
-    while (started < settings.sessions) {
+    while (started < count) {
       started += 1;
       const res = await fetch(`${url}/seed?kb=${kb}`, { method: 'POST' });
       const cookie = res.headers.getSetCookie()[0]?.split(';')[0];
@@ -213,67 +277,284 @@ function load(url, path, cookies, duration) {
   });
 }
 
-function printTable(workload) {
-  const rows = results.filter((r) => r.workload === workload.id);
-  const ceiling = rows.find((r) => r.library === 'none');
-  const pad = (text, n) => String(text).padStart(n);
-  console.log(`\nWorkload ${workload.id}: ${workload.name}`);
+// --- summarizing -----------------------------------------------------------------
+
+function median(list) {
+  const sorted = [...list].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function spread(list) {
+  return list.length === 0
+    ? null
+    : { median: median(list), min: Math.min(...list), max: Math.max(...list), each: list };
+}
+
+/** Per contender: median req/s and latencies over the rounds, store operations over all of them. */
+function contenderFigures(rows) {
+  if (rows.length === 0) return null;
+  const served = rows.reduce((a, r) => a + r.served, 0);
+  const total = (key) => rows.reduce((a, r) => a + r.ops[key], 0);
+  const per = (n) => (served > 0 ? n / served : 0);
+  return {
+    requestsPerSecond: spread(rows.map((r) => r.requestsPerSecond)),
+    p50: median(rows.map((r) => r.p50)),
+    p99: median(rows.map((r) => r.p99)),
+    served,
+    failed: rows.reduce((a, r) => a + r.non2xx + r.errors, 0),
+    readsPerRequest: per(total('get')),
+    writesPerRequest: per(total('set') + total('compareAndSet')),
+    setsPerRequest: per(total('set')),
+    compareAndSetsPerRequest: per(total('compareAndSet')),
+    touchesPerRequest: per(total('touch')),
+    destroysPerRequest: per(total('destroy')),
+  };
+}
+
+/** Ratios of `a` over `b`, round by round (the rounds ran next to each other). */
+function pairedRatios(a, b) {
+  const out = [];
+  for (const row of a) {
+    const other = b.find((r) => r.round === row.round);
+    if (other && other.requestsPerSecond > 0) {
+      out.push(row.requestsPerSecond / other.requestsPerSecond);
+    }
+  }
+  return spread(out);
+}
+
+function summarize(workload) {
+  const of = (library, store) =>
+    results.filter((r) => r.workload === workload.id && r.library === library && r.store === store);
+  const ceilingRows = of('none', '-');
+  const stores = [];
+  for (const store of STORES) {
+    const incumbent = of('express-session', store);
+    const sess = of('sess', store);
+    if (incumbent.length === 0 && sess.length === 0) continue;
+    stores.push({
+      store,
+      expressSession: contenderFigures(incumbent),
+      sess: contenderFigures(sess),
+      ratio: pairedRatios(sess, incumbent),
+      sessVsCeiling: store === 'memory' ? pairedRatios(sess, ceilingRows) : null,
+      expressSessionVsCeiling: store === 'memory' ? pairedRatios(incumbent, ceilingRows) : null,
+    });
+  }
+  return {
+    workload: workload.id,
+    name: workload.name,
+    ceiling: contenderFigures(ceilingRows),
+    stores,
+  };
+}
+
+function x(n) {
+  return `${n.toFixed(2)}x`;
+}
+function range(s) {
+  return s ? `${x(s.min)}–${x(s.max)}` : '-';
+}
+function pad(text, n) {
+  return String(text).padStart(n);
+}
+
+function printTable({ workload, name, ceiling, stores }) {
+  console.log(`\nWorkload ${workload}: ${name} (median of ${settings.rounds} rounds)`);
   console.log(
-    `${'contender'.padEnd(32)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('reads/req', 11)}${pad('writes/req', 12)}${pad('touch/req', 11)}${pad('vs express-session', 20)}${pad('vs ceiling', 12)}${pad('failed', 8)}`,
+    `${'store'.padEnd(9)}${pad('express-session', 16)}${pad('sess', 8)}${pad('sess ÷ e-s', 12)}${pad('spread', 14)}` +
+      `${pad('sess ops/req r w t', 22)}${pad('e-s ops/req r w t', 22)}${pad('p99 e-s/sess', 15)}${pad('failed', 8)}`,
   );
-  for (const row of rows) {
-    const incumbent = rows.find((r) => r.library === 'express-session' && r.store === row.store);
-    const ratio = (a, b) => (b ? `${(a / b).toFixed(2)}x` : '-');
+  const opsText = (f) =>
+    f
+      ? `${f.readsPerRequest.toFixed(2)} ${f.writesPerRequest.toFixed(2)} ${f.touchesPerRequest.toFixed(2)}`
+      : '-';
+  const rps = (f) => (f ? Math.round(f.requestsPerSecond.median) : '-');
+  for (const s of stores) {
     console.log(
-      `${row.contender.padEnd(32)}${pad(Math.round(row.requestsPerSecond), 9)}${pad(row.p50, 8)}${pad(row.p99, 8)}` +
-        `${pad(row.readsPerRequest.toFixed(2), 11)}${pad(row.writesPerRequest.toFixed(2), 12)}${pad(row.touchesPerRequest.toFixed(2), 11)}` +
-        `${pad(row.library === 'sess' ? ratio(row.requestsPerSecond, incumbent?.requestsPerSecond) : '', 20)}` +
-        `${pad(ratio(row.requestsPerSecond, ceiling?.requestsPerSecond), 12)}` +
-        `${pad(row.non2xx + row.errors, 8)}`,
+      `${s.store.padEnd(9)}${pad(rps(s.expressSession), 16)}${pad(rps(s.sess), 8)}` +
+        `${pad(s.ratio ? x(s.ratio.median) : '-', 12)}${pad(range(s.ratio), 14)}` +
+        `${pad(opsText(s.sess), 22)}${pad(opsText(s.expressSession), 22)}` +
+        `${pad(`${s.expressSession?.p99 ?? '-'}/${s.sess?.p99 ?? '-'}`, 15)}` +
+        `${pad((s.expressSession?.failed ?? 0) + (s.sess?.failed ?? 0), 8)}`,
+    );
+  }
+  if (ceiling) {
+    const memory = stores.find((s) => s.store === 'memory');
+    const vs = (r) => (r ? `${x(r.median)} (${range(r)})` : '-');
+    console.log(
+      `ceiling (express, no session): ${Math.round(ceiling.requestsPerSecond.median)} req/s; ` +
+        `on memory, sess ÷ ceiling ${vs(memory?.sessVsCeiling)}, express-session ÷ ceiling ${vs(memory?.expressSessionVsCeiling)}`,
     );
   }
 }
 
-/** The issue's targets, checked against this run's figures. */
-function checkTargets() {
+/** The issue's targets, checked against this run's paired ratios. */
+function checkTargets(tables) {
   const out = [];
-  const sess = results.filter((r) => r.library === 'sess');
-  for (const row of sess) {
-    const incumbent = results.find(
-      (r) =>
-        r.library === 'express-session' && r.store === row.store && r.workload === row.workload,
-    );
-    if (incumbent) {
-      const ratio = row.requestsPerSecond / incumbent.requestsPerSecond;
-      out.push({
-        target: `w${row.workload} ${row.store}: sess >= 1.2x express-session`,
-        met: ratio >= 1.2,
-        detail: `${ratio.toFixed(2)}x`,
-      });
+  const status = (r, target) =>
+    r.min >= target ? 'met' : r.median >= target ? 'median only' : 'MISSED';
+  for (const { workload, stores } of tables) {
+    for (const s of stores) {
+      if (s.ratio) {
+        out.push({
+          target: `w${workload} ${s.store}: sess >= ${TARGET_VS_INCUMBENT}x express-session`,
+          status: status(s.ratio, TARGET_VS_INCUMBENT),
+          detail: `${x(s.ratio.median)} (${range(s.ratio)})`,
+        });
+      }
+      if (s.sess) {
+        const f = s.sess;
+        const withCookie = workload !== 3;
+        const unmodified = workload === 1 || workload === 4;
+        const writes = f.writesPerRequest + f.touchesPerRequest;
+        const met =
+          (withCookie ? f.readsPerRequest <= 1.005 : f.readsPerRequest === 0) &&
+          writes <= 1.005 &&
+          (!unmodified || writes === 0);
+        out.push({
+          target: `w${workload} ${s.store}: store operations`,
+          status: met ? 'met' : 'MISSED',
+          detail: `${f.readsPerRequest.toFixed(3)} reads, ${writes.toFixed(3)} writes+touches per request`,
+        });
+      }
+      if (workload === 1 && s.sessVsCeiling) {
+        out.push({
+          target: `w1 memory: sess >= ${TARGET_VS_CEILING}x the ceiling`,
+          status: status(s.sessVsCeiling, TARGET_VS_CEILING),
+          detail: `${x(s.sessVsCeiling.median)} (${range(s.sessVsCeiling)})`,
+        });
+      }
     }
-    const withCookie = row.workload !== 3;
-    const reads = row.readsPerRequest;
-    const writes = row.writesPerRequest + row.touchesPerRequest;
-    const unmodified = row.workload === 1 || row.workload === 4;
-    const opsMet =
-      (withCookie ? reads <= 1.005 : reads === 0) &&
-      writes <= 1.005 &&
-      (!unmodified || writes === 0);
-    out.push({
-      target: `w${row.workload} ${row.store}: store operations`,
-      met: opsMet,
-      detail: `${reads.toFixed(3)} reads, ${writes.toFixed(3)} writes+touches per request`,
-    });
-  }
-  const ceiling = results.find((r) => r.library === 'none' && r.workload === 1);
-  const memory = sess.find((r) => r.store === 'memory' && r.workload === 1);
-  if (ceiling && memory) {
-    const ratio = memory.requestsPerSecond / ceiling.requestsPerSecond;
-    out.push({
-      target: 'w1 memory: sess within 15% of the ceiling',
-      met: ratio >= 0.85,
-      detail: `${ratio.toFixed(2)}x of the ceiling`,
-    });
   }
   return out;
+}
+
+// --- memory ----------------------------------------------------------------------
+
+/**
+ * Resident memory of each MemoryStore holding `memorySessions` sessions (a
+ * process each), and heap per in-flight request: `inFlight` requests parked
+ * inside the handler of each server on the memory store, heap measured after
+ * a full GC with them open, against the same server idle.
+ */
+async function memoryReport() {
+  console.log(
+    `\nmemory: ${settings.memorySessions} sessions per MemoryStore; ${settings.inFlight} requests in flight`,
+  );
+  const stores = {};
+  for (const library of LIBRARIES) stores[library] = await storeMemory(library);
+  const inFlight = {};
+  for (const library of ['none', ...LIBRARIES]) inFlight[library] = await inFlightHeap(library);
+  return { sessions: settings.memorySessions, stores, requests: settings.inFlight, inFlight };
+}
+
+function storeMemory(library) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--expose-gc',
+        new URL('./memory.mjs', import.meta.url).pathname,
+        library,
+        String(settings.memorySessions),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`memory.mjs ${library} exited with ${code}`));
+      const { before, after } = JSON.parse(out);
+      resolve({
+        rssBytes: after.rss - before.rss,
+        heapBytes: after.heapUsed - before.heapUsed,
+        rssBytesPerSession: (after.rss - before.rss) / settings.memorySessions,
+        heapBytesPerSession: (after.heapUsed - before.heapUsed) / settings.memorySessions,
+      });
+    });
+  });
+}
+
+async function inFlightHeap(library) {
+  const server = await startServer({ library, store: 'memory' }, ['--expose-gc']);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+  try {
+    const cookies = library === 'none' ? [] : await seed(server.url, 0, settings.inFlight);
+    const heap = async (gc = true) => (await fetch(`${server.url}/heap?gc=${gc ? 1 : 0}`)).json();
+    const hold = async () => {
+      const responses = Array.from({ length: settings.inFlight }, (_, i) =>
+        request(agent, `${server.url}/hold`, cookies[i]),
+      );
+      for (let waited = 0; (await heap(false)).held < settings.inFlight; waited += 20) {
+        if (waited > 30_000) throw new Error(`${library}: requests never reached the handler`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return responses;
+    };
+    const release = async (responses) => {
+      await fetch(`${server.url}/release`, { method: 'POST' });
+      await Promise.all(responses);
+    };
+    // Once for warm-up: the sockets stay open (keep-alive), so the second
+    // round measures the requests, not the connections.
+    await release(await hold());
+    const idle = await heap();
+    const responses = await hold();
+    const busy = await heap();
+    await release(responses);
+    return {
+      heapBytesPerRequest: (busy.heapUsed - idle.heapUsed) / settings.inFlight,
+      rssBytesPerRequest: (busy.rss - idle.rss) / settings.inFlight,
+    };
+  } finally {
+    agent.destroy();
+    await server.stop();
+  }
+}
+
+function request(agent, url, cookie) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, headers: cookie ? { cookie } : {} }, (res) => {
+      res.resume();
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`)),
+      );
+    });
+    req.on('error', reject);
+  });
+}
+
+function printMemory({ sessions, stores, requests, inFlight }) {
+  const mb = (b) => `${(b / 1024 / 1024).toFixed(1)} MB`;
+  const kb = (b) => `${(b / 1024).toFixed(2)} KB`;
+  console.log(
+    `\nMemory: ${sessions} sessions in each MemoryStore (a process each, after a full GC)`,
+  );
+  console.log(
+    `${'store'.padEnd(34)}${pad('resident', 12)}${pad('per session', 14)}${pad('heap', 12)}${pad('per session', 14)}`,
+  );
+  for (const [library, m] of Object.entries(stores)) {
+    const name = library === 'sess' ? "@sess/core's MemoryStore" : "express-session's MemoryStore";
+    console.log(
+      `${name.padEnd(34)}${pad(mb(m.rssBytes), 12)}${pad(`${Math.round(m.rssBytesPerSession)} B`, 14)}` +
+        `${pad(mb(m.heapBytes), 12)}${pad(`${Math.round(m.heapBytesPerSession)} B`, 14)}`,
+    );
+  }
+  const ratio = stores.sess.rssBytes / stores['express-session'].rssBytes;
+  console.log(`resident memory, sess ÷ express-session: ${x(ratio)}`);
+  console.log(
+    `\nHeap per in-flight request (${requests} parked in the handler, memory store, after a full GC)`,
+  );
+  for (const [library, m] of Object.entries(inFlight)) {
+    const name = library === 'none' ? 'express, no session (ceiling)' : library;
+    const extra =
+      library === 'none'
+        ? ''
+        : `  (+${kb(m.heapBytesPerRequest - inFlight.none.heapBytesPerRequest)} over the ceiling)`;
+    console.log(`${name.padEnd(34)}${pad(kb(m.heapBytesPerRequest), 12)}${extra}`);
+  }
 }

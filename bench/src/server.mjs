@@ -6,6 +6,9 @@
 //   GET /new     workload 3: a first request that creates a session
 //   POST /seed?kb=N  creates a session (with N KB of data) and returns its cookie
 //   GET /ops     store operations so far (counted at the store), and requests served
+//   GET /hold    reads the session, then keeps the response open until POST /release
+//   GET /heap    heap and resident memory (after a full GC when started with
+//                --expose-gc, unless ?gc=0), and how many responses /hold keeps
 import express from 'express';
 import { counted, middleware, newCounters, openStore } from './contenders.mjs';
 
@@ -19,6 +22,22 @@ app.disable('etag');
 
 // Registered before the session middleware: reading the counters costs no store operation.
 app.get('/ops', (_req, res) => res.json({ ...counters, requests: served }));
+
+// In-flight requests for the memory report: /hold parks its response here.
+const held = [];
+app.get('/heap', (req, res) => {
+  if (req.query.gc !== '0' && typeof globalThis.gc === 'function') {
+    globalThis.gc();
+    globalThis.gc();
+  }
+  const { heapUsed, rss } = process.memoryUsage();
+  res.json({ heapUsed, rss, held: held.length });
+});
+app.post('/release', (_req, res) => {
+  const parked = held.splice(0);
+  for (const one of parked) one.json({ ok: true });
+  res.json({ released: parked.length });
+});
 
 // Requests are counted here, not by autocannon: the ones still in flight when
 // a load stops were served (and cost store operations) but are not in its total.
@@ -47,6 +66,12 @@ app.get('/write', (req, res) => {
   const s = session(req);
   s.n = (s.n ?? 0) + 1;
   res.json({ n: s.n });
+});
+
+app.get('/hold', (req, res) => {
+  // Read like workload 1 does; the response waits for POST /release.
+  res.locals.user = session(req).user ?? null;
+  held.push(res);
 });
 
 app.get('/new', (req, res) => {
