@@ -63,6 +63,27 @@ export {
   sessionTtl,
   storeCapabilities,
 } from './store.js';
+export {
+  backgroundErrorReporter,
+  checkStoreOptions,
+  type Duration,
+  type DurationRule,
+  formatDuration,
+  type IncumbentOptions,
+  type IncumbentUnit,
+  intervalRule,
+  lifetimeRule,
+  MAX_TIMER_MS,
+  MIN_PLAIN_INTERVAL_MS,
+  MIN_PLAIN_LIFETIME_MS,
+  optionalDuration,
+  type Pruner,
+  type PrunerOptions,
+  parseDuration,
+  type StoreErrorHandler,
+  type StoreOptionsSpec,
+  startPruner,
+} from './store-options.js';
 export type {
   CookiePriority,
   SameSiteOption,
