@@ -72,7 +72,10 @@ export function fromCallbackStore(
   const store: SessionStore = {
     async get(id) {
       const record = await call<unknown>('get', (done) =>
-        legacy.get(id, (err, session) => done(err, session ?? null)),
+        legacy.get(id, (err, session) =>
+          // As express-session and @fastify/session: ENOENT (file stores) means "no such session".
+          isNotFound(err) ? done(undefined, null) : done(err, session ?? null),
+        ),
       );
       return live(record);
     },
@@ -111,6 +114,31 @@ export function fromCallbackStore(
     };
   }
   return store;
+}
+
+/**
+ * Core's view of any store an adapter is given: a sess store as it is, a
+ * callback store (express-session's and @fastify/session's contract) behind
+ * `fromCallbackStore`, and a facade made by `toCallbackStore` /
+ * `callbackStoreClass` unwrapped to the sess store inside it.
+ */
+export function toSessionStore(
+  store: SessionStore | CallbackStore,
+  options?: FromCallbackStoreOptions,
+): SessionStore {
+  const inner = (store as { sessStore?: unknown }).sessStore;
+  if (typeof inner === 'object' && inner !== null) return inner as SessionStore;
+  if (isCallbackStore(store)) return fromCallbackStore(store, options);
+  return store as SessionStore;
+}
+
+/** A callback store's `get(sid, callback)` declares two parameters; a sess store's `get(id)` one. */
+export function isCallbackStore(store: SessionStore | CallbackStore): store is CallbackStore {
+  return typeof store.get === 'function' && store.get.length >= 2;
+}
+
+function isNotFound(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT';
 }
 
 /** Legacy `all()` answers with an object keyed by id, or (connect-redis) an array with `id` inside. */

@@ -5,7 +5,9 @@ export {
   callbackStoreClass,
   type FromCallbackStoreOptions,
   fromCallbackStore,
+  isCallbackStore,
   toCallbackStore,
+  toSessionStore,
 } from './bridge.js';
 export { Cookie, type CookieOptions } from './cookie.js';
 export { withDeadline } from './deadline.js';
@@ -35,8 +37,10 @@ export {
   type RegenerateOptions,
   Session,
   type SessionCallback,
+  type SessionClass,
   type SessionContext,
   type SessionWithData,
+  sessionContext,
   sessionDataJson,
   sessionToRecord,
 } from './session.js';

@@ -16,11 +16,12 @@ import {
   type DestroyOptions,
   type RegenerateOptions,
   Session,
+  type SessionClass,
   type SessionContext,
   sessionDataJson,
   sessionToRecord,
 } from './session.js';
-import { normalizeSecrets, signCookie, unsignCookie } from './signing.js';
+import { normalizeSecrets, SIGNED_PREFIX, signCookie, unsignCookie } from './signing.js';
 import { isSessionRecord, type SessionStore, sessionExpiry } from './store.js';
 import type { SessionRecord } from './types.js';
 
@@ -60,6 +61,19 @@ export interface SessionOptions<Req = unknown> {
   clearCookieOnDestroy?: boolean;
   /** sess: a store call that takes longer rejects with StoreUnavailableError. Default 10 s. */
   storeTimeout?: number;
+  /**
+   * Written before the signed value in the cookie. Default `s:`, as
+   * express-session; @fastify/session's default is none (`''`).
+   */
+  cookiePrefix?: string;
+  /**
+   * Save a new session whose cookie cannot be sent (a `Secure` cookie on a
+   * plain-HTTP request), although no browser can come back to it. Default
+   * true, as express-session; @fastify/session does not (false).
+   */
+  saveWithoutCookie?: boolean;
+  /** For adapters: the class of the sessions core creates (a subclass of core's Session). */
+  sessionClass?: SessionClass;
 }
 
 /** What a framework adapter tells core about one request. */
@@ -67,6 +81,12 @@ export interface RequestInput<Req> {
   request: Req;
   /** The raw `Cookie` header. */
   cookieHeader: string | undefined;
+  /**
+   * The session cookie's value, URL-decoded, when the framework has parsed
+   * the header already (@fastify/cookie). Used instead of `cookieHeader`
+   * when the key is present.
+   */
+  cookieValue?: string | undefined;
   /** Whether the request came over TLS (after the adapter applied its proxy trust). */
   secure: boolean;
   /** The request path; sessions apply only under the cookie's `path`. */
@@ -89,6 +109,9 @@ export class SessionManager<Req = unknown> {
   readonly name: string;
   readonly secrets: readonly string[];
   readonly options: Readonly<SessionOptions<Req>>;
+  /** Before the signed value in the cookie (`s:` unless configured). */
+  readonly cookiePrefix: string;
+  readonly sessionClass: SessionClass;
   readonly #storeName: string;
   #warnedSameSite = false;
 
@@ -96,6 +119,11 @@ export class SessionManager<Req = unknown> {
     this.options = options;
     this.secrets = normalizeSecrets(options.secret);
     this.name = options.name ?? 'connect.sid';
+    this.cookiePrefix = options.cookiePrefix ?? SIGNED_PREFIX;
+    if (typeof this.cookiePrefix !== 'string') {
+      throw new SessConfigError('`cookiePrefix` must be a string');
+    }
+    this.sessionClass = options.sessionClass ?? Session;
     try {
       serializeCookie(this.name, 'x');
     } catch (cause) {
@@ -130,8 +158,14 @@ export class SessionManager<Req = unknown> {
     const scope = cookieOptions.path ?? '/';
     if (input.path !== undefined && !input.path.startsWith(scope)) return null;
 
-    const raw = input.cookieHeader ? parseCookieHeader(input.cookieHeader)[this.name] : undefined;
-    const verified = raw === undefined ? null : unsignCookie(raw, this.secrets);
+    const raw =
+      'cookieValue' in input
+        ? input.cookieValue
+        : input.cookieHeader
+          ? parseCookieHeader(input.cookieHeader)[this.name]
+          : undefined;
+    const verified =
+      typeof raw === 'string' ? unsignCookie(raw, this.secrets, this.cookiePrefix) : null;
     const state = new RequestSession<Req>(this, input, cookieOptions, verified?.id ?? null);
     if (verified) {
       const record = await this.call('get', () => this.store.get(verified.id)).catch(
@@ -211,6 +245,10 @@ export class RequestSession<Req = unknown> implements SessionContext {
   #secretIndex = 0;
   #touched = false;
   #clearCookie = false;
+  /** Data JSON as last loaded, created or saved: what `isModified()` compares against. */
+  #persistedJson = '{}';
+  /** Whether this request wrote the current session to the store. */
+  #saved = false;
 
   constructor(
     manager: SessionManager<Req>,
@@ -226,14 +264,16 @@ export class RequestSession<Req = unknown> implements SessionContext {
 
   /** Take a stored record as this request's session. */
   adopt(id: string, record: SessionRecord, secretIndex: number): void {
+    const manager = this.#manager;
     this.id = id;
     this.#secretIndex = secretIndex;
-    this.session = new Session(this, id, record);
+    this.session = new manager.sessionClass(this, id, record);
     this.#originalId = id;
     this.#originalHash = sessionDataJson(this.session);
+    this.#persistedJson = this.#originalHash;
     // express-session's default is resave: true (rewrite even when unchanged).
-    if (this.#manager.options.resave === false) this.#savedHash = this.#originalHash;
-    if (this.#manager.store.compareAndSet) this.#baseJson = JSON.stringify(record);
+    if (manager.options.resave === false) this.#savedHash = this.#originalHash;
+    if (manager.store.compareAndSet) this.#baseJson = JSON.stringify(record);
   }
 
   /** A brand-new session with a fresh id. */
@@ -243,19 +283,52 @@ export class RequestSession<Req = unknown> implements SessionContext {
     if (typeof id !== 'string' || id.length === 0) {
       throw new SessConfigError('genid must return a non-empty string');
     }
-    const options = this.#cookieOptions;
-    const session = new Session(this, id, { ...keep });
-    session.cookie = new Cookie(options);
-    const secure = this.#input.secure;
-    if (options.secure === 'auto') session.cookie.secure = secure;
-    if (options.sameSite === 'auto') session.cookie.sameSite = secure ? 'none' : 'lax';
+    const session = new this.#manager.sessionClass(this, id, { ...keep });
+    session.cookie = this.#newCookie(this.#cookieOptions);
     this.id = id;
     this.session = session;
     this.#baseJson = null;
+    this.#persistedJson = '{}';
+    this.#saved = false;
     if (this.#originalId === '') {
       this.#originalId = id;
       this.#originalHash = sessionDataJson(session);
     }
+  }
+
+  /** A cookie with `options`, `'auto'` settled for this request. */
+  #newCookie(options: CookieOptions): Cookie {
+    const cookie = new Cookie(options);
+    const secure = this.#input.secure;
+    if (options.secure === 'auto') cookie.secure = secure;
+    if (options.sameSite === 'auto') cookie.sameSite = secure ? 'none' : 'lax';
+    return cookie;
+  }
+
+  /**
+   * Replace the session's cookie by one built from the middleware's cookie
+   * options with `options` laid over them, for this response only
+   * (@fastify/session's `session.options()`). Throws on invalid options.
+   */
+  setCookieOptions(options: CookieOptions): void {
+    if (!this.session) return;
+    const merged = { ...this.#cookieOptions, ...options };
+    checkCookieOptions(this.#manager.name, merged);
+    this.session.cookie = this.#newCookie(merged);
+  }
+
+  /**
+   * Whether the session's data differs from what was last loaded, created or
+   * saved in this request (@fastify/session's `isModified()`; a new id alone
+   * does not count, the cookie never does).
+   */
+  isModified(): boolean {
+    return this.session !== null && sessionDataJson(this.session) !== this.#persistedJson;
+  }
+
+  /** Whether this request wrote the current session to the store (@fastify/session's `isSaved()`). */
+  isSaved(): boolean {
+    return this.#saved;
   }
 
   // --- what the Session's methods call ---------------------------------------
@@ -270,7 +343,9 @@ export class RequestSession<Req = unknown> implements SessionContext {
     if (!usable(record)) {
       throw new SessError('SESS_NOT_FOUND', 'failed to load session: it no longer exists');
     }
-    this.session = new Session(this, id, record);
+    this.session = new this.#manager.sessionClass(this, id, record);
+    this.#persistedJson = sessionDataJson(this.session);
+    this.#saved = false;
     if (this.#manager.store.compareAndSet) this.#baseJson = JSON.stringify(record);
     this.#replaced();
   }
@@ -325,7 +400,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
       session.touch();
       this.#touched = true;
     }
-    if (this.#shouldSave(session)) {
+    if (this.#shouldSave(session) && this.#canReturn(session)) {
       await this.#persist(session);
     } else if (this.#shouldTouch(session)) {
       const id = this.id;
@@ -367,12 +442,18 @@ export class RequestSession<Req = unknown> implements SessionContext {
       const original = cookie.sameSite;
       cookie.sameSite = 'lax';
       try {
-        return cookie.serialize(manager.name, signCookie(this.id, manager.secrets[0] as string));
+        return cookie.serialize(
+          manager.name,
+          signCookie(this.id, manager.secrets[0] as string, manager.cookiePrefix),
+        );
       } finally {
         cookie.sameSite = original;
       }
     }
-    return cookie.serialize(manager.name, signCookie(this.id, manager.secrets[0] as string));
+    return cookie.serialize(
+      manager.name,
+      signCookie(this.id, manager.secrets[0] as string, manager.cookiePrefix),
+    );
   }
 
   // --- the decisions, as express-session makes them ----------------------------
@@ -383,6 +464,12 @@ export class RequestSession<Req = unknown> implements SessionContext {
 
   #isSaved(session: Session): boolean {
     return this.#originalId === this.id && this.#savedHash === sessionDataJson(session);
+  }
+
+  /** Whether a browser can come back to this session (see `saveWithoutCookie`). */
+  #canReturn(session: Session): boolean {
+    if (this.#manager.options.saveWithoutCookie ?? true) return true;
+    return this.cookieId === this.id || !session.cookie.secure || this.#input.secure;
   }
 
   #shouldSave(session: Session): boolean {
@@ -421,13 +508,15 @@ export class RequestSession<Req = unknown> implements SessionContext {
   async #persist(session: Session): Promise<void> {
     const manager = this.#manager;
     const store = manager.store;
-    this.#savedHash = sessionDataJson(session);
+    const json = sessionDataJson(session);
+    this.#savedHash = json;
     const record = sessionToRecord(session);
     const id = this.id;
     const cas = store.compareAndSet;
     if (!cas || this.#baseJson === null) {
       await manager.call('set', () => store.set(id, record));
       if (cas) this.#baseJson = JSON.stringify(record);
+      this.#wrote(json);
       return;
     }
     // Merge this request's changes into what the store holds now, so that a
@@ -446,6 +535,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
       const expected = current;
       if (await manager.call('compareAndSet', () => cas.call(store, id, expected, next))) {
         this.#baseJson = JSON.stringify(next);
+        this.#wrote(json);
         return;
       }
       if (attempt >= 2) await backoff(attempt);
@@ -458,6 +548,11 @@ export class RequestSession<Req = unknown> implements SessionContext {
       `the session kept changing under ${MAX_MERGE_ATTEMPTS} merge attempts`,
       { code: 'SESS_CONTENTION' },
     );
+  }
+
+  #wrote(json: string): void {
+    this.#persistedJson = json;
+    this.#saved = true;
   }
 
   #reportConflicts(base: SessionRecord, current: SessionRecord, changes: Set<string>): void {

@@ -24,6 +24,13 @@ export interface SessionContext {
   save(): Promise<void>;
 }
 
+/** A Session class an adapter may give core (`SessionOptions.sessionClass`) to add its framework's methods. */
+export type SessionClass = new (
+  context: SessionContext,
+  id: string,
+  record?: Partial<SessionRecord>,
+) => Session;
+
 const CONTEXT = Symbol('sess.context');
 const ID = Symbol('sess.id');
 
@@ -111,6 +118,15 @@ export class Session {
     const [options, done] = splitArgs(optionsOrCallback, callback);
     return settle(this, this[CONTEXT].regenerate(options), done);
   }
+}
+
+/**
+ * The request state a Session belongs to (core's RequestSession for every
+ * session core creates). For adapters whose session API asks more of the
+ * request than the four methods above (@sess/fastify's `isModified()`).
+ */
+export function sessionContext(session: Session): SessionContext {
+  return session[CONTEXT];
 }
 
 /** `req.session` as the app sees it: the Session plus the user's typed data. */

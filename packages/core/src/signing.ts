@@ -35,11 +35,18 @@ export interface UnsignedCookie {
 
 /**
  * Verify a cookie value (already URL-decoded) against every secret, newest
- * first. Anything that is not `s:` + a valid signature gives `null`.
+ * first. Anything that is not `prefix` + a valid signature gives `null`.
+ * The prefix is express-session's `s:` by default; @fastify/session writes
+ * the same signature (@fastify/cookie's signer: HMAC-SHA256, base64 without
+ * padding) with no prefix unless its `cookiePrefix` option sets one.
  */
-export function unsignCookie(value: string, secrets: readonly string[]): UnsignedCookie | null {
-  if (!value.startsWith(SIGNED_PREFIX)) return null;
-  const signed = value.slice(SIGNED_PREFIX.length);
+export function unsignCookie(
+  value: string,
+  secrets: readonly string[],
+  prefix: string = SIGNED_PREFIX,
+): UnsignedCookie | null {
+  if (!value.startsWith(prefix)) return null;
+  const signed = value.slice(prefix.length);
   for (let index = 0; index < secrets.length; index++) {
     const id = unsign(signed, secrets[index] as string);
     if (id !== false) return { id, secretIndex: index };
@@ -47,9 +54,9 @@ export function unsignCookie(value: string, secrets: readonly string[]): Unsigne
   return null;
 }
 
-/** The cookie value for a session id, signed with the current secret. */
-export function signCookie(id: string, secret: string): string {
-  return SIGNED_PREFIX + sign(id, secret);
+/** The cookie value for a session id, signed with the current secret, after `prefix` (default `s:`). */
+export function signCookie(id: string, secret: string, prefix: string = SIGNED_PREFIX): string {
+  return prefix + sign(id, secret);
 }
 
 /** Accepts `secret` as express-session does (a string or a list) and checks it. */

@@ -9,6 +9,7 @@ import {
   type MemoryStoreOptions,
   type SessionRecord,
   type SessionStore,
+  toSessionStore,
 } from '@sess/core';
 import { Session } from './session.js';
 
@@ -76,18 +77,12 @@ export class MemoryStore extends callbackStoreClass(Store) {
 /**
  * A store given to the middleware: a sess store as it is, a callback store
  * (express-session's contract, as connect-redis and friends implement it)
- * behind the promise bridge.
+ * behind the promise bridge. Core's `toSessionStore` decides; a subclass of
+ * this package's Store is a callback store whatever its `get` declares.
  */
 export function toSessStore(store: SessionStore | CallbackStore): SessionStore {
-  const bridged = (store as { sessStore?: SessionStore }).sessStore;
-  if (bridged) return bridged;
-  if (store instanceof Store || isCallbackStore(store)) {
+  if (store instanceof Store && !('sessStore' in store)) {
     return fromCallbackStore(store as CallbackStore);
   }
-  return store as SessionStore;
-}
-
-/** A callback store's `get(sid, callback)` declares two parameters; a sess store's one. */
-function isCallbackStore(store: SessionStore | CallbackStore): boolean {
-  return typeof store.get === 'function' && store.get.length >= 2;
+  return toSessionStore(store);
 }
