@@ -16,8 +16,8 @@ export const SECRET = 'a browser test secret, long enough!!';
 export type AppOptions = Partial<SessionMiddlewareOptions> & {
   /** Express's `trust proxy`. */
   trustProxy?: boolean;
-  /** The origin allowed to call `/api` with credentials (CORS). */
-  corsOrigin?: string;
+  /** `/api` answers a cross-origin `fetch` with credentials from any origin (CORS). */
+  cors?: boolean;
 };
 
 /**
@@ -28,7 +28,7 @@ export type AppOptions = Partial<SessionMiddlewareOptions> & {
  * - `/embed?src=` is a page that frames `src` (the cross-site parent).
  */
 export function createApp(options: AppOptions = {}): Express {
-  const { trustProxy, corsOrigin, ...sessionOptions } = options;
+  const { trustProxy, cors, ...sessionOptions } = options;
   const app = express();
   app.disable('x-powered-by');
   if (trustProxy) app.set('trust proxy', true);
@@ -63,8 +63,8 @@ export function createApp(options: AppOptions = {}): Express {
     res.send(show(undefined));
   });
   app.get('/api', (req, res) => {
-    if (corsOrigin) {
-      res.set('access-control-allow-origin', corsOrigin);
+    if (cors && req.headers.origin) {
+      res.set('access-control-allow-origin', req.headers.origin);
       res.set('access-control-allow-credentials', 'true');
     }
     req.session.views = (req.session.views ?? 0) + 1;
