@@ -14,36 +14,55 @@ import {
   withDeadline,
 } from '@sess/core';
 import {
-  Cluster,
-  type ClusterNode,
-  type ClusterOptions,
-  Redis,
-  type RedisOptions,
-  ReplyError,
-} from 'ioredis';
+  type Connection,
+  connectionFor,
+  type IoredisClient,
+  isReplyError,
+  loadIoredis,
+  type RedisClient,
+  type ScanNode,
+} from './clients.js';
 
-/** Turns a record into the stored string and back. connect-redis's default is `JSON`. */
+export type {
+  IoredisClient,
+  NodeRedisClient,
+  NodeRedisCluster,
+  NodeRedisCommandOptions,
+  RedisClient,
+} from './clients.js';
+
+/**
+ * Turns a record into the stored string and back. connect-redis's default is
+ * `JSON`. `parse` may return a promise (connect-redis allows it); it is awaited.
+ */
 export interface RedisSerializer {
   stringify(session: SessionRecord): string;
-  parse(text: string): unknown;
+  parse(text: string): unknown | Promise<unknown>;
 }
 
-export interface RedisStoreOptions {
+/** An ioredis cluster node: `'host:port'`, a port, or `{ host, port }`. */
+export type IoredisClusterNode = string | number | { host?: string; port?: number };
+
+export interface RedisStoreOptions<Client extends RedisClient = RedisClient> {
   /**
-   * An ioredis client (`Redis`, including one configured for Sentinel, or
-   * `Cluster`). The store never closes a client it was given. Its `keyPrefix`
-   * option must be unset: use `prefix` instead.
+   * Your own client: an ioredis `Redis` (Sentinel included) or `Cluster`, or a
+   * node-redis v5 client from `createClient()` or `createCluster()` (connect it
+   * yourself, as for connect-redis). The store never closes a client it was
+   * given. An ioredis client's `keyPrefix` option must be unset: use `prefix`.
    */
-  client?: Redis | Cluster;
-  /** A `redis://` or `rediss://` URL to connect to when no `client` is given. */
+  client?: Client;
+  /** A `redis://` or `rediss://` URL the store connects to (with ioredis) when no `client` is given. */
   url?: string;
   /**
-   * ioredis options for the connection the store opens (merged over the
+   * ioredis `RedisOptions` for the connection the store opens (merged over the
    * store's fail-fast defaults). Pass `sentinels` and `name` here for Sentinel.
    */
-  redis?: RedisOptions;
-  /** Cluster nodes (e.g. `['127.0.0.1:7000']`) and options: the store opens an ioredis `Cluster`. */
-  cluster?: ClusterNode[] | { nodes: ClusterNode[]; options?: ClusterOptions };
+  redis?: object;
+  /**
+   * Cluster nodes (e.g. `['127.0.0.1:7000']`) and ioredis `ClusterOptions`:
+   * the store opens an ioredis `Cluster`.
+   */
+  cluster?: IoredisClusterNode[] | { nodes: IoredisClusterNode[]; options?: object };
   /** Key prefix. Default `sess:`, as connect-redis. */
   prefix?: string;
   /**
@@ -90,19 +109,21 @@ else
 end
 return 1
 `;
-const CAS_SHA = createHash('sha1').update(CAS_SCRIPT).digest('hex');
+const CAS = { source: CAS_SCRIPT, sha: createHash('sha1').update(CAS_SCRIPT).digest('hex') };
 
 /**
  * Sessions as Redis strings `<prefix><id>` holding the record as JSON, with a
  * Redis expiry taken from the cookie: the layout connect-redis uses, so both
- * read each other's sessions. Works on one server, Sentinel and Cluster (every
- * command touches one key; listings scan every master).
+ * read each other's sessions. Works through ioredis (one server, Sentinel,
+ * Cluster) and node-redis v5 (`createClient`, `createCluster`): every command
+ * touches one key; listings scan every master.
  */
-export class RedisStore implements SessionStore {
-  /** The ioredis client the store talks through. */
-  readonly client: Redis | Cluster;
+export class RedisStore<Client extends RedisClient = RedisClient> implements SessionStore {
+  /** The client the store talks through: the one it was given, or the ioredis client it opened. */
+  readonly client: Client;
   readonly prefix: string;
   readonly #ownsClient: boolean;
+  readonly #connection: Connection;
   readonly #ttl: number | ((session: SessionRecord) => number);
   readonly #serializer: RedisSerializer;
   readonly #disableTouch: boolean;
@@ -110,7 +131,7 @@ export class RedisStore implements SessionStore {
   readonly #timeout: number;
   #closed = false;
 
-  constructor(options: RedisStoreOptions = {}) {
+  constructor(options: RedisStoreOptions<Client> = {}) {
     this.prefix = options.prefix ?? 'sess:';
     this.#ttl = options.ttl ?? DEFAULT_TTL_MS;
     this.#serializer = options.serializer ?? JSON;
@@ -122,15 +143,14 @@ export class RedisStore implements SessionStore {
     }
     if (!(this.#timeout > 0)) throw new SessConfigError('redis store: timeout must be positive');
     this.#ownsClient = options.client === undefined;
-    this.client = options.client ?? openClient(options, this.#timeout);
-    if (this.client.options.keyPrefix) {
-      throw new SessConfigError(
-        'redis store: the client has a keyPrefix; leave it unset and use the store `prefix` option',
-      );
-    }
+    const client = options.client ?? (openClient(options, this.#timeout) as Client);
+    this.#connection = connectionFor(client);
+    this.client = client;
     // An owned client reports connection errors as events; the failing
     // commands already reject with them, so the events need no second report.
-    if (this.#ownsClient) this.client.on('error', () => undefined);
+    if (this.#ownsClient) {
+      (client as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+    }
   }
 
   /**
@@ -138,7 +158,7 @@ export class RedisStore implements SessionStore {
    * `expires` it was written with while `touch` moves the key's expiry.
    */
   async get(id: string): Promise<SessionRecord | null> {
-    const text = await this.#call('get', () => this.client.get(this.#key(id)));
+    const text = await this.#call('get', () => this.#connection.get(this.#key(id)));
     return text === null ? null : this.#decode(text);
   }
 
@@ -147,29 +167,22 @@ export class RedisStore implements SessionStore {
     const ttl = this.#lifetime(session);
     const text = this.#encode(session);
     // One command either way: SET with its expiry, or DEL for a session that already ended.
-    if (ttl <= 0) await this.#call('set', () => this.client.del(key));
-    else await this.#call('set', () => this.client.set(key, text, 'PX', ttl));
+    if (ttl <= 0) await this.#call('set', () => this.#connection.del([key]));
+    else await this.#call('set', () => this.#connection.setPx(key, text, ttl));
   }
 
   /** PEXPIRE only: the data is never rewritten; an absent key stays absent; a past expiry deletes. */
   async touch(id: string, session: SessionRecord): Promise<void> {
     if (this.#disableTouch) return;
     const ttl = this.#lifetime(session);
-    await this.#call('touch', () => this.client.pexpire(this.#key(id), Math.max(ttl, 0)));
+    await this.#call('touch', () => this.#connection.pexpire(this.#key(id), Math.max(ttl, 0)));
   }
 
   /** Destroy one session, or many at once. */
   async destroy(id: string | readonly string[]): Promise<void> {
     const keys = (typeof id === 'string' ? [id] : [...id]).map((one) => this.#key(one));
     if (keys.length === 0) return;
-    if (this.client instanceof Cluster) {
-      // Keys of one DEL must share a hash slot in a cluster: delete them one by one.
-      const cluster = this.client;
-      await Promise.all(keys.map((key) => this.#call('destroy', () => cluster.del(key))));
-    } else {
-      const redis = this.client;
-      await this.#call('destroy', () => redis.del(...keys));
-    }
+    await this.#call('destroy', () => this.#connection.del(keys));
   }
 
   async ids(): Promise<string[]> {
@@ -183,10 +196,12 @@ export class RedisStore implements SessionStore {
   async all(): Promise<Record<string, SessionRecord>> {
     const out: Record<string, SessionRecord> = {};
     await this.#scan('all', async (node, keys) => {
-      const texts = await this.#call('all', () => getEach(node, keys));
+      const texts = await this.#call('all', () => node.getEach(keys));
+      const records = await Promise.all(
+        texts.map((text) => (typeof text === 'string' ? this.#decode(text) : null)),
+      );
       keys.forEach((key, i) => {
-        const text = texts[i];
-        const record = typeof text === 'string' ? this.#decode(text) : null;
+        const record = records[i];
         if (record) out[key.slice(this.prefix.length)] = record;
       });
     });
@@ -205,7 +220,7 @@ export class RedisStore implements SessionStore {
   /** Deletes every key under this store's prefix, and nothing else. */
   async clear(): Promise<void> {
     await this.#scan('clear', async (node, keys) => {
-      await this.#call('clear', () => deleteEach(node, keys));
+      await this.#call('clear', () => node.delEach(keys));
     });
   }
 
@@ -224,7 +239,7 @@ export class RedisStore implements SessionStore {
     // The stored bytes differ from ours: another writer, or the same record
     // written differently (connect-redis, another serializer, a corrupt value).
     // Compare as JSON; when equal, swap against the exact bytes that are there.
-    const stored = this.#decode(reply.toString());
+    const stored = await this.#decode(reply.toString());
     const same =
       expected === null
         ? stored === null
@@ -237,14 +252,7 @@ export class RedisStore implements SessionStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (!this.#ownsClient) return;
-    const client = this.client;
-    if (client.status === 'ready') {
-      await withDeadline(client.quit(), this.#timeout, () => new TimeoutError('quit')).catch(
-        () => undefined,
-      );
-    }
-    client.disconnect();
+    if (this.#ownsClient) await this.#connection.close(this.#timeout);
   }
 
   #key(id: string): string {
@@ -253,40 +261,47 @@ export class RedisStore implements SessionStore {
 
   /** Milliseconds to keep the record; zero or less means it has already ended. */
   #lifetime(session: SessionRecord): number {
-    if (typeof this.#ttl === 'function') return Math.ceil(this.#ttl(session));
-    return sessionTtl(session, this.#ttl);
+    if (typeof this.#ttl !== 'function') return sessionTtl(session, this.#ttl);
+    const ms: unknown = this.#ttl(session);
+    if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+      throw new SessConfigError(
+        `redis store: the ttl function returned ${describe(ms)}; it must return the session's lifetime as a finite number of milliseconds (zero or less ends the session). A function ported from connect-redis returns seconds: multiply by 1000; and a stored session has no cookie.maxAge, read cookie.originalMaxAge or cookie.expires instead`,
+      );
+    }
+    return Math.ceil(ms);
   }
 
   #encode(session: SessionRecord): string {
-    return this.#serializer.stringify(session);
+    const text: unknown = this.#serializer.stringify(session);
+    if (typeof text !== 'string') {
+      throw new SessConfigError(
+        `redis store: serializer.stringify returned ${describe(text)}; it must return a string synchronously`,
+      );
+    }
+    return text;
   }
 
   /** A corrupt value reads as a missing session. */
-  #decode(text: string): SessionRecord | null {
+  async #decode(text: string): Promise<SessionRecord | null> {
     try {
-      return decodeRecord(this.#serializer.parse(text), NAME);
+      return decodeRecord(await this.#serializer.parse(text), NAME);
     } catch {
-      // Not JSON, not a session (CorruptRecordError), or a serializer that threw.
+      // Not JSON, not a session (CorruptRecordError), or a serializer that threw or rejected.
       return null;
     }
   }
 
-  /** EVALSHA, loading the script with EVAL the first time a server has not seen it. */
+  /** The CAS script (EVALSHA, loaded with EVAL the first time a server has not seen it). */
   async #cas(
     key: string,
     wanted: string | Buffer | null,
     text: string,
     ttl: number,
   ): Promise<1 | 0 | Buffer> {
-    const args = [wanted === null ? '0' : '1', wanted ?? '', text, String(ttl)] as const;
-    const reply = await this.#call('compareAndSet', async () => {
-      try {
-        return await this.client.callBuffer('EVALSHA', CAS_SHA, 1, key, ...args);
-      } catch (error) {
-        if (!(error instanceof ReplyError) || !String(error).includes('NOSCRIPT')) throw error;
-        return this.client.callBuffer('EVAL', CAS_SCRIPT, 1, key, ...args);
-      }
-    });
+    const args = [wanted === null ? '0' : '1', wanted ?? '', text, String(ttl)];
+    const reply = await this.#call('compareAndSet', () =>
+      this.#connection.evalScript(CAS, key, args),
+    );
     if (reply === 1 || reply === 0) return reply;
     if (Buffer.isBuffer(reply)) return reply;
     throw new StoreError(NAME, 'compareAndSet', 'unexpected reply from the script');
@@ -298,15 +313,19 @@ export class RedisStore implements SessionStore {
    */
   async #scan(
     operation: StoreOperation,
-    page: (node: Redis, keys: string[]) => Promise<void>,
+    page: (node: ScanNode, keys: string[]) => Promise<void>,
   ): Promise<void> {
     const pattern = `${escapeGlob(this.prefix)}*`;
     const seen = new Set<string>();
-    for (const node of await this.#masters(operation)) {
+    const masters = await this.#call(operation, () => this.#connection.masters());
+    if (masters.length === 0) {
+      throw new StoreUnavailableError(NAME, operation, 'the cluster has no reachable master');
+    }
+    for (const node of masters) {
       let cursor = '0';
       do {
         const [nextCursor, keys] = await this.#call(operation, () =>
-          node.scan(cursor, 'MATCH', pattern, 'COUNT', this.#scanCount),
+          node.scan(cursor, pattern, this.#scanCount),
         );
         cursor = nextCursor;
         // SCAN may return a key twice; report each once.
@@ -315,20 +334,6 @@ export class RedisStore implements SessionStore {
         if (fresh.length > 0) await page(node, fresh);
       } while (cursor !== '0');
     }
-  }
-
-  async #masters(operation: StoreOperation): Promise<Redis[]> {
-    const client = this.client;
-    if (!(client instanceof Cluster)) return [client];
-    if (client.status !== 'ready') {
-      // The node list is known once the cluster is ready; a command waits for that.
-      await this.#call(operation, () => client.ping());
-    }
-    const masters = client.nodes('master');
-    if (masters.length === 0) {
-      throw new StoreUnavailableError(NAME, operation, 'the cluster has no reachable master');
-    }
-    return masters;
   }
 
   /** Runs one command within the store's time bound, wrapping every failure as a StoreError. */
@@ -347,8 +352,10 @@ export class RedisStore implements SessionStore {
 }
 
 /** Fail-fast defaults for a connection the store opens: a down server is an error, not a wait. */
-function openClient(options: RedisStoreOptions, timeout: number): Redis | Cluster {
-  const defaults: RedisOptions = {
+function openClient(options: RedisStoreOptions<RedisClient>, timeout: number): IoredisClient {
+  const { Redis, Cluster } = loadIoredis();
+  const backoff = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000);
+  const defaults = {
     connectTimeout: Math.min(timeout, 5_000),
     commandTimeout: timeout,
     // Commands waiting for a connection are failed after one reconnect attempt.
@@ -356,40 +363,34 @@ function openClient(options: RedisStoreOptions, timeout: number): Redis | Cluste
     // Connect on the first command, so a store that is never used opens no socket.
     lazyConnect: true,
     // Keep reconnecting (capped backoff), so the store recovers when Redis is back.
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+    retryStrategy: backoff,
   };
   if (options.cluster) {
     const { nodes, options: clusterOptions = {} } = Array.isArray(options.cluster)
       ? { nodes: options.cluster }
       : options.cluster;
+    const { redisOptions, ...rest } = clusterOptions as { redisOptions?: object };
     return new Cluster(nodes, {
-      clusterRetryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+      clusterRetryStrategy: backoff,
       lazyConnect: true,
-      ...clusterOptions,
-      redisOptions: { ...defaults, ...options.redis, ...clusterOptions.redisOptions },
+      ...rest,
+      redisOptions: { ...defaults, ...options.redis, ...redisOptions },
     });
   }
   const merged = { ...defaults, ...options.redis };
   return options.url ? new Redis(options.url, merged) : new Redis(merged);
 }
 
-/** GET each key on the node that holds it (one pipeline: no cross-slot MGET in a cluster). */
-async function getEach(node: Redis, keys: string[]): Promise<(string | null)[]> {
-  const results = await node.pipeline(keys.map((key) => ['get', key])).exec();
-  return (results ?? []).map(([error, value]) => {
-    if (error) throw error;
-    return typeof value === 'string' ? value : null;
-  });
-}
-
-async function deleteEach(node: Redis, keys: string[]): Promise<void> {
-  const results = await node.pipeline(keys.map((key) => ['del', key])).exec();
-  for (const [error] of results ?? []) if (error) throw error;
-}
-
 /** SCAN MATCH treats * ? [ ] \ as pattern syntax: a prefix must match only itself. */
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (value instanceof Promise) return 'a promise';
+  return value === null ? 'null' : typeof value;
 }
 
 class TimeoutError extends Error {}
@@ -403,7 +404,7 @@ function storeError(operation: StoreOperation, cause: unknown, timeout: number):
   if (cause instanceof TimeoutError || message === 'Command timed out') {
     return new StoreUnavailableError(NAME, operation, `no answer within ${timeout} ms`, { cause });
   }
-  if (cause instanceof ReplyError && !TRANSIENT_REPLY.test(message)) {
+  if (isReplyError(cause) && !TRANSIENT_REPLY.test(message)) {
     return new StoreError(NAME, operation, message, { cause });
   }
   // Connection refused or lost, retries exhausted, the cluster unreachable, a transient reply.

@@ -1,5 +1,7 @@
 import { describeStoreConformance } from '@sess/store-conformance';
 import { resolveService } from '@sess/store-conformance/services';
+import { createClient, createCluster } from 'redis';
+import { afterAll } from 'vitest';
 import { RedisStore } from '../src/index.js';
 
 // Every behaviour gets its own prefix on the shared server or cluster.
@@ -11,7 +13,7 @@ const unreachable = () =>
   new RedisStore({ url: 'redis://127.0.0.1:1', timeout: 1_000, redis: { connectTimeout: 500 } });
 
 describeStoreConformance({
-  name: 'redis (single server)',
+  name: 'redis (ioredis, single server)',
   skip: single.available ? false : single.reason,
   create: ({ namespace }) =>
     new RedisStore({ url: single.available ? single.url : '', prefix: `${namespace}:` }),
@@ -20,7 +22,7 @@ describeStoreConformance({
 });
 
 describeStoreConformance({
-  name: 'redis (cluster of three masters)',
+  name: 'redis (ioredis, cluster of three masters)',
   skip: cluster.available ? false : cluster.reason,
   create: ({ namespace }) =>
     new RedisStore({
@@ -30,6 +32,66 @@ describeStoreConformance({
   unreachable: () =>
     new RedisStore({ cluster: ['127.0.0.1:1'], timeout: 1_000, redis: { connectTimeout: 500 } }),
   failFastWithin: 2_000,
+});
+
+// node-redis v5: the application connects one client (or cluster) and every
+// store shares it, as with connect-redis; the store never closes it.
+const nodeRedis = single.available ? createClient({ url: single.url }) : undefined;
+const nodeCluster = cluster.available
+  ? createCluster({
+      rootNodes: nodes(cluster.url).map((n) => ({ url: `redis://${n.host}:${n.port}` })),
+    })
+  : undefined;
+await nodeRedis?.connect();
+await nodeCluster?.connect();
+
+/** node-redis clients pointed at a closed port: they keep trying to connect, commands queue. */
+const downClients: { destroy(): void }[] = [];
+function unreachableNodeRedis(): RedisStore {
+  const client = createClient({
+    url: 'redis://127.0.0.1:1',
+    socket: { connectTimeout: 500, reconnectStrategy: 100 },
+  });
+  client.on('error', () => undefined);
+  client.connect().catch(() => undefined);
+  downClients.push(client);
+  return new RedisStore({ client, timeout: 1_000 });
+}
+
+/** A node-redis cluster whose only root node is a closed port: it never gets its slots. */
+function unreachableNodeCluster(): RedisStore {
+  const client = createCluster({
+    rootNodes: [{ url: 'redis://127.0.0.1:1' }],
+    defaults: { socket: { connectTimeout: 500, reconnectStrategy: 100 } },
+  });
+  client.on('error', () => undefined);
+  client.connect().catch(() => undefined);
+  downClients.push(client);
+  return new RedisStore({ client, timeout: 1_000 });
+}
+
+afterAll(async () => {
+  for (const client of downClients) client.destroy();
+  await nodeRedis?.close();
+  await nodeCluster?.close();
+});
+
+describeStoreConformance({
+  name: 'redis (node-redis, single server)',
+  skip: single.available ? false : single.reason,
+  create: ({ namespace }) => new RedisStore({ client: nodeRedis, prefix: `${namespace}:` }),
+  unreachable: unreachableNodeRedis,
+  failFastWithin: 2_000,
+  sharedResources: true,
+});
+
+describeStoreConformance({
+  name: 'redis (node-redis, cluster of three masters)',
+  skip: cluster.available ? false : cluster.reason,
+  create: ({ namespace }) => new RedisStore({ client: nodeCluster, prefix: `${namespace}:` }),
+  unreachable: unreachableNodeCluster,
+  failFastWithin: 2_000,
+  sharedResources: true,
 });
 
 /** SESS_REDIS_CLUSTER_NODES is `host:port,host:port,...`. */

@@ -1,0 +1,360 @@
+// The two Redis clients the store speaks through, behind one small interface,
+// so the store's logic is written once. The public client types are declared
+// here structurally: the store's types must not make a user of one client
+// install the other, and neither client is loaded unless it is used.
+import { createRequire } from 'node:module';
+import { SessConfigError, withDeadline } from '@sess/core';
+
+/**
+ * An ioredis 5 client: `Redis` (Sentinel included) or `Cluster`. Declared by
+ * the members the store relies on, so the store's types do not need ioredis.
+ */
+export interface IoredisClient {
+  readonly isCluster: boolean;
+  readonly status: string;
+  readonly options: object;
+  callBuffer(...args: [command: string, ...args: (string | Buffer | number)[]]): Promise<unknown>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** A node-redis v5 client from `createClient()`, connected by its owner. */
+export interface NodeRedisClient {
+  readonly isOpen: boolean;
+  sendCommand(
+    args: readonly (string | Buffer)[],
+    options?: NodeRedisCommandOptions,
+  ): Promise<unknown>;
+  withTypeMapping(typeMapping: Record<number, unknown>): unknown;
+}
+
+/** A node-redis v5 cluster from `createCluster()`, connected by its owner. */
+export interface NodeRedisCluster {
+  readonly isOpen: boolean;
+  readonly masters: readonly object[];
+  sendCommand(
+    firstKey: string | Buffer | undefined,
+    isReadonly: boolean | undefined,
+    args: readonly (string | Buffer)[],
+    options?: NodeRedisCommandOptions,
+  ): Promise<unknown>;
+  withTypeMapping(typeMapping: Record<number, unknown>): unknown;
+}
+
+/** The command options the store passes to node-redis. */
+export interface NodeRedisCommandOptions {
+  typeMapping?: Record<number, unknown>;
+}
+
+/** Any client the store accepts as `client`. */
+export type RedisClient = IoredisClient | NodeRedisClient | NodeRedisCluster;
+
+/** A Lua script and its SHA-1, as EVALSHA needs it. */
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+/** One server to SCAN: the server itself, or one master of a cluster. */
+export interface ScanNode {
+  /** One SCAN step: the next cursor and the keys of this page. */
+  scan(cursor: string, pattern: string, count: number): Promise<[string, string[]]>;
+  /** GET each key (held by this node), in order. */
+  getEach(keys: readonly string[]): Promise<(string | null)[]>;
+  /** DEL each key (held by this node). */
+  delEach(keys: readonly string[]): Promise<void>;
+}
+
+/** What the store needs from a client: the same commands whichever client it is. */
+export interface Connection {
+  get(key: string): Promise<string | null>;
+  /** SET with a millisecond expiry, in one command. */
+  setPx(key: string, value: string, ttlMs: number): Promise<void>;
+  pexpire(key: string, ttlMs: number): Promise<void>;
+  /** DEL the keys (one command per key in a cluster: keys of one DEL must share a slot). */
+  del(keys: readonly string[]): Promise<void>;
+  /** EVALSHA, loading the script with EVAL when the server lacks it. Bulk replies are Buffers. */
+  evalScript(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown>;
+  /** Every server holding keys: the one server, or each master of a cluster (empty when none is reachable). */
+  masters(): Promise<ScanNode[]>;
+  /** Ends a client the store opened, within `timeout` ms. */
+  close(timeout: number): Promise<void>;
+}
+
+// --- telling the clients apart ---------------------------------------------
+
+export function isIoredis(client: unknown): client is IoredisClient {
+  return (
+    typeof client === 'object' &&
+    client !== null &&
+    typeof (client as IoredisClient).callBuffer === 'function' &&
+    typeof (client as IoredisClient).isCluster === 'boolean'
+  );
+}
+
+function isNodeRedisCluster(client: object): client is NodeRedisCluster {
+  return (
+    'masters' in client &&
+    typeof (client as { nodeClient?: unknown }).nodeClient === 'function' &&
+    typeof (client as NodeRedisCluster).sendCommand === 'function'
+  );
+}
+
+function isNodeRedisClient(client: object): client is NodeRedisClient {
+  return (
+    'isOpen' in client &&
+    typeof (client as NodeRedisClient).sendCommand === 'function' &&
+    !('masters' in client)
+  );
+}
+
+/** The connection for a client the user gave; a `SessConfigError` for anything else. */
+export function connectionFor(client: unknown): Connection {
+  if (typeof client !== 'object' || client === null) {
+    throw new SessConfigError(
+      `redis store: \`client\` must be a Redis client, not ${String(client)}`,
+    );
+  }
+  if (isIoredis(client)) {
+    if ((client.options as { keyPrefix?: string }).keyPrefix) {
+      throw new SessConfigError(
+        'redis store: the client has a keyPrefix; leave it unset and use the store `prefix` option',
+      );
+    }
+    return ioredisConnection(client as unknown as IoRedis | IoCluster);
+  }
+  const nodeRedis = isNodeRedisCluster(client) || isNodeRedisClient(client);
+  if (nodeRedis && typeof (client as NodeRedisClient).withTypeMapping !== 'function') {
+    throw new SessConfigError(
+      'redis store: this node-redis client is older than v5 (or in legacy mode); pass a node-redis v5 client from createClient() or createCluster(), or an ioredis client',
+    );
+  }
+  if (isNodeRedisCluster(client)) return nodeRedisClusterConnection(client as NodeCluster);
+  if (isNodeRedisClient(client)) return nodeRedisConnection(client as NodeClient);
+  throw new SessConfigError(
+    'redis store: `client` is neither an ioredis client (Redis, Cluster) nor a node-redis v5 client (createClient, createCluster)',
+  );
+}
+
+/** A server error reply (ioredis `ReplyError`, node-redis `ErrorReply`), as opposed to a connection failure. */
+export function isReplyError(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  // Matched by class name: the user's copy of the client is not ours to import.
+  for (let proto = Object.getPrototypeOf(error); proto; proto = Object.getPrototypeOf(proto)) {
+    const name = (proto.constructor as { name?: string } | undefined)?.name;
+    if (name === 'ReplyError' || name === 'ErrorReply') return true;
+    if (name === 'Error') return false;
+  }
+  return false;
+}
+
+function isNoScript(error: unknown): boolean {
+  return isReplyError(error) && String(error.message).startsWith('NOSCRIPT');
+}
+
+// --- ioredis ---------------------------------------------------------------
+
+/** The parts of ioredis's `Redis` the adapter uses. */
+interface IoRedis extends IoredisClient {
+  readonly isCluster: false;
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, px: 'PX', ttl: number): Promise<unknown>;
+  pexpire(key: string, ttl: number): Promise<number>;
+  del(...keys: string[]): Promise<number>;
+  scan(
+    cursor: string,
+    match: 'MATCH',
+    pattern: string,
+    countToken: 'COUNT',
+    count: number,
+  ): Promise<[string, string[]]>;
+  pipeline(commands: string[][]): { exec(): Promise<[Error | null, unknown][] | null> };
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** The parts of ioredis's `Cluster` the adapter uses. */
+interface IoCluster extends Omit<IoRedis, 'isCluster' | 'scan' | 'pipeline'> {
+  readonly isCluster: true;
+  nodes(role: 'master'): IoRedis[];
+  ping(): Promise<unknown>;
+}
+
+function ioredisConnection(client: IoRedis | IoCluster): Connection {
+  const node = (server: IoRedis): ScanNode => ({
+    scan: (cursor, pattern, count) => server.scan(cursor, 'MATCH', pattern, 'COUNT', count),
+    // One pipeline per page: no cross-slot MGET in a cluster.
+    getEach: async (keys) =>
+      (
+        await exec(
+          server,
+          keys.map((key) => ['get', key]),
+        )
+      ).map((value) => (typeof value === 'string' ? value : null)),
+    delEach: async (keys) => {
+      await exec(
+        server,
+        keys.map((key) => ['del', key]),
+      );
+    },
+  });
+  const evalScript = (args: (string | Buffer)[]) => client.callBuffer('EVALSHA', ...args);
+  return {
+    get: (key) => client.get(key),
+    setPx: async (key, value, ttl) => {
+      await client.set(key, value, 'PX', ttl);
+    },
+    pexpire: async (key, ttl) => {
+      await client.pexpire(key, ttl);
+    },
+    del: async (keys) => {
+      if (client.isCluster) await Promise.all(keys.map((key) => client.del(key)));
+      else await client.del(...keys);
+    },
+    evalScript: async (script, key, args) => {
+      try {
+        return await evalScript([script.sha, '1', key, ...args]);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        return client.callBuffer('EVAL', script.source, 1, key, ...args);
+      }
+    },
+    masters: async () => {
+      if (!client.isCluster) return [node(client)];
+      // The node list is known once the cluster is ready; a command waits for that.
+      if (client.status !== 'ready') await client.ping();
+      return client.nodes('master').map(node);
+    },
+    close: async (timeout) => {
+      if (client.status === 'ready') {
+        await withDeadline(client.quit(), timeout, () => new Error('quit timed out')).catch(
+          () => undefined,
+        );
+      }
+      client.disconnect();
+    },
+  };
+}
+
+async function exec(server: IoRedis, commands: string[][]): Promise<unknown[]> {
+  const results = await server.pipeline(commands).exec();
+  return (results ?? []).map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+/** The ioredis constructors, loaded only when the store opens its own connection. */
+export interface IoredisModule {
+  Redis: new (...args: unknown[]) => IoredisClient;
+  Cluster: new (...args: unknown[]) => IoredisClient;
+}
+
+export function loadIoredis(): IoredisModule {
+  try {
+    return createRequire(import.meta.url)('ioredis') as IoredisModule;
+  } catch (cause) {
+    if ((cause as { code?: string }).code === 'MODULE_NOT_FOUND') {
+      throw new SessConfigError(
+        'redis store: opening a connection from `url`, `redis` or `cluster` needs ioredis (npm install ioredis); with node-redis, connect your own client and pass it as `client`',
+        { cause },
+      );
+    }
+    throw cause;
+  }
+}
+
+// --- node-redis v5 ---------------------------------------------------------
+
+/** RESP type byte of a bulk string (`$`): mapped to `Buffer` where the store needs the exact bytes. */
+const BLOB_STRING = 36;
+/** The store's own reply types, whatever type mapping the user's client has. */
+const STRINGS: NodeRedisCommandOptions = { typeMapping: {} };
+const BUFFERS: NodeRedisCommandOptions = { typeMapping: { [BLOB_STRING]: Buffer } };
+
+type NodeClient = NodeRedisClient;
+
+interface NodeCluster extends NodeRedisCluster {
+  nodeClient(master: object): Promise<NodeClient> | NodeClient;
+}
+
+function nodeRedisNode(client: NodeClient): ScanNode {
+  const send = (args: string[]) => client.sendCommand(args, STRINGS);
+  return {
+    scan: async (cursor, pattern, count) => {
+      const reply = await send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(count)]);
+      const [next, keys] = reply as [string, string[]];
+      return [String(next), keys];
+    },
+    // Commands sent in one tick go out as one pipeline.
+    getEach: (keys) => Promise.all(keys.map(async (key) => asString(await send(['GET', key])))),
+    delEach: async (keys) => {
+      await Promise.all(keys.map((key) => send(['DEL', key])));
+    },
+  };
+}
+
+function nodeRedisConnection(client: NodeClient): Connection {
+  const send = (args: (string | Buffer)[], options = STRINGS) => client.sendCommand(args, options);
+  return {
+    get: async (key) => asString(await send(['GET', key])),
+    setPx: async (key, value, ttl) => {
+      await send(['SET', key, value, 'PX', String(ttl)]);
+    },
+    pexpire: async (key, ttl) => {
+      await send(['PEXPIRE', key, String(ttl)]);
+    },
+    del: async (keys) => {
+      await send(['DEL', ...keys]);
+    },
+    evalScript: async (script, key, args) => {
+      try {
+        return await send(['EVALSHA', script.sha, '1', key, ...args], BUFFERS);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        return send(['EVAL', script.source, '1', key, ...args], BUFFERS);
+      }
+    },
+    masters: async () => [nodeRedisNode(client)],
+    // The store never opens a node-redis client, so it never closes one.
+    close: async () => undefined,
+  };
+}
+
+function nodeRedisClusterConnection(cluster: NodeCluster): Connection {
+  // Routed by key: the cluster follows MOVED and ASK itself.
+  const send = (key: string, readonly: boolean, args: (string | Buffer)[], options = STRINGS) =>
+    cluster.sendCommand(key, readonly, args, options);
+  return {
+    // Writes and reads both go to the master: a replica may not have the last write yet.
+    get: async (key) => asString(await send(key, false, ['GET', key])),
+    setPx: async (key, value, ttl) => {
+      await send(key, false, ['SET', key, value, 'PX', String(ttl)]);
+    },
+    pexpire: async (key, ttl) => {
+      await send(key, false, ['PEXPIRE', key, String(ttl)]);
+    },
+    del: async (keys) => {
+      await Promise.all(keys.map((key) => send(key, false, ['DEL', key])));
+    },
+    evalScript: async (script, key, args) => {
+      try {
+        return await send(key, false, ['EVALSHA', script.sha, '1', key, ...args], BUFFERS);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        return send(key, false, ['EVAL', script.source, '1', key, ...args], BUFFERS);
+      }
+    },
+    masters: async () => {
+      const clients = await Promise.all(
+        cluster.masters.map((master) => cluster.nodeClient(master)),
+      );
+      return clients.map(nodeRedisNode);
+    },
+    close: async () => undefined,
+  };
+}
+
+function asString(reply: unknown): string | null {
+  if (reply === null || reply === undefined) return null;
+  return typeof reply === 'string' ? reply : String(reply);
+}
