@@ -1,33 +1,88 @@
 import {
+  backgroundErrorReporter,
   CorruptRecordError,
+  checkStoreOptions,
   DEFAULT_TTL_MS,
+  type Duration,
   decodeRecord,
   encodeRecord,
+  intervalRule,
+  lifetimeRule,
+  MAX_TIMER_MS,
+  optionalDuration,
+  type Pruner,
+  parseDuration,
   SessConfigError,
   type SessionRecord,
   type SessionStore,
   StoreClosedError,
   StoreError,
+  type StoreErrorHandler,
   type StoreOperation,
   StoreUnavailableError,
   sessionExpiresAt,
+  startPruner,
 } from '@sess/core';
 import Database from 'better-sqlite3';
+
+/**
+ * The two table layouts the store reads and writes:
+ * - `sess`: `(id TEXT, session TEXT, expires INTEGER ms)`;
+ * - `better-sqlite3-session-store`: `(sid TEXT, sess JSON, expire TEXT ISO-8601)`, the layout
+ *   of that store, so its database keeps working (and can go on being shared with it).
+ */
+export type SqliteLayout = 'sess' | 'better-sqlite3-session-store';
 
 export interface SqliteStoreOptions {
   /** An open better-sqlite3 Database. The store never closes a database it was given. */
   db?: Database.Database;
+  /** better-sqlite3-session-store's name for `db` (same meaning; give one of the two). */
+  client?: Database.Database;
   /** A file to open (`:memory:` allowed) when no `db` is given. Default `./sessions.db`. */
   filename?: string;
   /** Table name: letters, digits and `_`, starting with a letter or `_`. Default `sessions`. */
   table?: string;
-  /** Lifetime in ms of a record stored without `cookie.expires`. Default one day. */
-  ttl?: number;
-  /** How often expired rows are deleted, in ms; `0` or `false` disables it. Default 15 minutes. */
-  pruneInterval?: number | false;
+  /**
+   * The table's layout. Default: the layout of the existing table (detected from its
+   * columns), and `sess` for a table the store creates. Give
+   * `'better-sqlite3-session-store'` to create that layout, e.g. while an instance of that
+   * store still shares the file.
+   */
+  layout?: SqliteLayout;
+  /**
+   * Lifetime of a record stored without `cookie.expires`: milliseconds (at least one hour as a
+   * plain number) or a string with a unit (`'1d'`). Default one day.
+   */
+  ttl?: Duration;
+  /**
+   * How often expired rows are deleted: milliseconds (at least a minute as a plain number) or
+   * a unit (`'15m'`); `0` or `false` disables it. Default 15 minutes, spread over 50%–150%.
+   */
+  pruneInterval?: Duration | false;
+  /**
+   * better-sqlite3-session-store's prune settings, honoured: `intervalMs` (milliseconds, as
+   * there) is `pruneInterval`; `clear: false` disables pruning (that store ignores it and
+   * prunes anyway; reads never return expired rows either way).
+   */
+  expired?: { clear?: boolean; intervalMs?: number };
   /** How long a write waits for another process's lock, in ms (files the store opens). Default 5,000. */
   busyTimeout?: number;
+  /** Receives background failures (a failed prune). Default: a process warning. */
+  onError?: StoreErrorHandler;
 }
+
+const KNOWN_OPTIONS = [
+  'db',
+  'client',
+  'filename',
+  'table',
+  'layout',
+  'ttl',
+  'pruneInterval',
+  'expired',
+  'busyTimeout',
+  'onError',
+] as const;
 
 const NAME = 'sqlite';
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -42,43 +97,58 @@ export class SqliteStore implements SessionStore {
   /** The database the store writes to. */
   readonly db: Database.Database;
   readonly table: string;
+  /** The layout of the table, detected or chosen. */
+  readonly layout: SqliteLayout;
   readonly #ownsDb: boolean;
   readonly #ttl: number;
   readonly #sql: Statements;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #at: (ms: number) => number | string;
+  #pruner: Pruner | undefined;
   #closed = false;
 
   constructor(options: SqliteStoreOptions = {}) {
+    checkStoreOptions(options, { store: 'sqlite store', known: KNOWN_OPTIONS });
     const table = options.table ?? 'sessions';
-    if (!TABLE_NAME.test(table)) {
+    if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
       throw new SessConfigError(
         `sqlite store: table name ${JSON.stringify(table)} must match ${TABLE_NAME}`,
       );
     }
+    if (options.db !== undefined && options.client !== undefined) {
+      throw new SessConfigError('sqlite store: give `db` or `client` (the same thing), not both');
+    }
+    if (options.layout !== undefined && !LAYOUTS.has(options.layout)) {
+      throw new SessConfigError(
+        `sqlite store: layout must be 'sess' or 'better-sqlite3-session-store', not ${JSON.stringify(options.layout)}`,
+      );
+    }
     this.table = table;
-    this.#ttl = options.ttl ?? DEFAULT_TTL_MS;
-    this.#ownsDb = options.db === undefined;
-    this.db = options.db ?? openDatabase(options.filename ?? './sessions.db', options.busyTimeout);
+    this.#ttl = optionalDuration(options.ttl, lifetimeRule('sqlite store: ttl'), DEFAULT_TTL_MS);
+    const every = pruneEvery(options);
+    const report = backgroundErrorReporter(options.onError);
+    const given = options.db ?? options.client;
+    this.#ownsDb = given === undefined;
+    this.db = given ?? openDatabase(options.filename ?? './sessions.db', options.busyTimeout);
     try {
-      this.#sql = prepare(this.db, table);
+      this.layout = detectLayout(this.db, table, options.layout);
+      this.#sql = prepare(this.db, table, this.layout);
     } catch (cause) {
       if (this.#ownsDb) this.db.close();
+      if (cause instanceof SessConfigError) throw cause;
       throw new StoreError(NAME, 'connect', `cannot create table "${table}"`, { cause });
     }
-    const every = options.pruneInterval === false ? 0 : (options.pruneInterval ?? 15 * 60_000);
+    this.#at = this.layout === 'sess' ? (ms) => ms : (ms) => new Date(ms).toISOString();
     if (every > 0) {
-      this.#timer = setInterval(() => {
-        // A failed prune (a locked file, a closed db) is retried next time.
-        try {
-          this.prune();
-        } catch {}
-      }, every);
-      this.#timer.unref();
+      this.#pruner = startPruner({
+        every,
+        run: async () => this.prune(),
+        report: (error) => report(storeError('clear', error)),
+      });
     }
   }
 
   async get(id: string): Promise<SessionRecord | null> {
-    const row = this.#run('get', () => this.#sql.get.get(id, Date.now()));
+    const row = this.#run('get', () => this.#sql.get.get(id, this.#at(Date.now())));
     return row ? decode(row.session) : null;
   }
 
@@ -86,15 +156,16 @@ export class SqliteStore implements SessionStore {
     const expires = this.#expiresAt(session);
     this.#run('set', () => {
       if (expires <= Date.now()) this.#sql.destroy.run(id);
-      else this.#sql.upsert.run(id, encodeRecord(session), expires);
+      else this.#sql.upsert.run(id, encodeRecord(session), this.#at(expires));
     });
   }
 
   async touch(id: string, session: SessionRecord): Promise<void> {
     const expires = this.#expiresAt(session);
     this.#run('touch', () => {
-      if (expires <= Date.now()) this.#sql.destroyLive.run(id, Date.now());
-      else this.#sql.touch.run(expires, id, Date.now());
+      const now = this.#at(Date.now());
+      if (expires <= Date.now()) this.#sql.destroyLive.run(id, now);
+      else this.#sql.touch.run(this.#at(expires), id, now);
     });
   }
 
@@ -103,11 +174,11 @@ export class SqliteStore implements SessionStore {
   }
 
   async ids(): Promise<string[]> {
-    return this.#run('ids', () => this.#sql.ids.pluck().all(Date.now()) as string[]);
+    return this.#run('ids', () => this.#sql.ids.pluck().all(this.#at(Date.now())) as string[]);
   }
 
   async all(): Promise<Record<string, SessionRecord>> {
-    const rows = this.#run('all', () => this.#sql.all.all(Date.now()));
+    const rows = this.#run('all', () => this.#sql.all.all(this.#at(Date.now())));
     const out: Record<string, SessionRecord> = {};
     for (const row of rows) {
       const record = decode(row.session);
@@ -117,7 +188,7 @@ export class SqliteStore implements SessionStore {
   }
 
   async length(): Promise<number> {
-    return this.#run('length', () => this.#sql.length.pluck().get(Date.now()) as number);
+    return this.#run('length', () => this.#sql.length.pluck().get(this.#at(Date.now())) as number);
   }
 
   async clear(): Promise<void> {
@@ -135,10 +206,10 @@ export class SqliteStore implements SessionStore {
     // cannot change the row between our read and our write.
     const swap = this.db.transaction((): boolean => {
       const now = Date.now();
-      const row = this.#sql.get.get(id, now);
+      const row = this.#sql.get.get(id, this.#at(now));
       if (canonical(row?.session) !== wanted) return false;
       if (expires <= now) this.#sql.destroy.run(id);
-      else this.#sql.upsert.run(id, encodeRecord(next), expires);
+      else this.#sql.upsert.run(id, encodeRecord(next), this.#at(expires));
       return true;
     });
     return this.#run('compareAndSet', () => swap.immediate());
@@ -146,12 +217,12 @@ export class SqliteStore implements SessionStore {
 
   /** Delete every expired row now; returns how many went. Runs on the prune timer too. */
   prune(now: number = Date.now()): number {
-    return this.#run('clear', () => this.#sql.prune.run(now).changes);
+    return this.#run('clear', () => this.#sql.prune.run(this.#at(now)).changes);
   }
 
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#pruner?.stop();
+    this.#pruner = undefined;
     if (this.#closed) return;
     this.#closed = true;
     if (this.#ownsDb && this.db.open) this.db.close();
@@ -176,17 +247,79 @@ interface Row {
   session: string;
 }
 
+/** An expiry as the layout stores it: epoch ms, or ISO-8601 text. */
+type At = number | string;
+
 interface Statements {
-  get: Database.Statement<[string, number], Row>;
-  upsert: Database.Statement<[string, string, number]>;
-  touch: Database.Statement<[number, string, number]>;
+  get: Database.Statement<[string, At], Row>;
+  upsert: Database.Statement<[string, string, At]>;
+  touch: Database.Statement<[At, string, At]>;
   destroy: Database.Statement<[string]>;
-  destroyLive: Database.Statement<[string, number]>;
-  ids: Database.Statement<[number]>;
-  all: Database.Statement<[number], Row>;
-  length: Database.Statement<[number]>;
+  destroyLive: Database.Statement<[string, At]>;
+  ids: Database.Statement<[At]>;
+  all: Database.Statement<[At], Row>;
+  length: Database.Statement<[At]>;
   clear: Database.Statement<[]>;
-  prune: Database.Statement<[number]>;
+  prune: Database.Statement<[At]>;
+}
+
+const LAYOUTS: ReadonlySet<unknown> = new Set(['sess', 'better-sqlite3-session-store']);
+
+/** Column names of each layout: id, data, expiry. */
+const COLUMNS: Record<SqliteLayout, { id: string; data: string; expires: string }> = {
+  sess: { id: 'id', data: 'session', expires: 'expires' },
+  'better-sqlite3-session-store': { id: 'sid', data: 'sess', expires: 'expire' },
+};
+
+/** The prune interval from `pruneInterval`, or from better-sqlite3-session-store's `expired`. */
+function pruneEvery(options: SqliteStoreOptions): number {
+  const { expired } = options;
+  if (expired !== undefined) {
+    if (options.pruneInterval !== undefined) {
+      throw new SessConfigError('sqlite store: give `pruneInterval` or `expired`, not both');
+    }
+    if (typeof expired !== 'object' || expired === null) {
+      throw new SessConfigError('sqlite store: `expired` must be { clear, intervalMs }');
+    }
+    checkStoreOptions(expired, { store: 'sqlite store: expired', known: ['clear', 'intervalMs'] });
+    if (expired.clear === false) return 0;
+    // better-sqlite3-session-store counts intervalMs in milliseconds: no unit guess here.
+    return optionalDuration(
+      expired.intervalMs,
+      { label: 'sqlite store: expired.intervalMs', max: MAX_TIMER_MS },
+      15 * 60_000,
+    );
+  }
+  if (options.pruneInterval === undefined) return 15 * 60_000;
+  return parseDuration(options.pruneInterval, intervalRule('sqlite store: pruneInterval'));
+}
+
+/**
+ * The layout of an existing table, from its columns; `wanted` (or `sess`) for a table that
+ * does not exist yet. A table of neither layout, or of the other one than `wanted`, is
+ * refused: writing into it would fail on every request, or log everyone out.
+ */
+function detectLayout(db: Database.Database, table: string, wanted?: SqliteLayout): SqliteLayout {
+  const columns = new Set(
+    (db.prepare(`PRAGMA table_info("${table}")`).all() as { name: string }[]).map((c) => c.name),
+  );
+  if (columns.size === 0) return wanted ?? 'sess';
+  const found = (Object.keys(COLUMNS) as SqliteLayout[]).find((layout) =>
+    Object.values(COLUMNS[layout]).every((column) => columns.has(column)),
+  );
+  if (found === undefined) {
+    throw new SessConfigError(
+      `sqlite store: table "${table}" has columns (${[...columns].join(', ')}), neither sess's ` +
+        `(id, session, expires) nor better-sqlite3-session-store's (sid, sess, expire): ` +
+        `choose another \`table\``,
+    );
+  }
+  if (wanted !== undefined && wanted !== found) {
+    throw new SessConfigError(
+      `sqlite store: table "${table}" has the ${found} layout, not the ${wanted} layout asked for`,
+    );
+  }
+  return found;
 }
 
 function openDatabase(filename: string, busyTimeout = 5_000): Database.Database {
@@ -205,31 +338,46 @@ function openDatabase(filename: string, busyTimeout = 5_000): Database.Database 
   return db;
 }
 
-/** Create the table if missing and prepare every statement once. */
-function prepare(db: Database.Database, table: string): Statements {
+/**
+ * Create the table if missing and prepare every statement once. In
+ * better-sqlite3-session-store's layout `expire` is ISO-8601 text as
+ * `Date#toISOString` writes it (that store writes the same), which orders as
+ * time when compared as text, so the expiry index serves both layouts.
+ */
+function prepare(db: Database.Database, table: string, layout: SqliteLayout): Statements {
   const t = `"${table}"`;
+  const { id, data, expires } = COLUMNS[layout];
   db.exec(
-    `CREATE TABLE IF NOT EXISTS ${t} (
-       id TEXT PRIMARY KEY NOT NULL,
-       session TEXT NOT NULL,
-       expires INTEGER NOT NULL
-     );
-     CREATE INDEX IF NOT EXISTS "${table}_expires" ON ${t} (expires);`,
+    layout === 'sess'
+      ? `CREATE TABLE IF NOT EXISTS ${t} (
+           id TEXT PRIMARY KEY NOT NULL,
+           session TEXT NOT NULL,
+           expires INTEGER NOT NULL
+         );
+         CREATE INDEX IF NOT EXISTS "${table}_expires" ON ${t} (expires);`
+      : `CREATE TABLE IF NOT EXISTS ${t} (
+           sid TEXT NOT NULL PRIMARY KEY,
+           sess JSON NOT NULL,
+           expire TEXT NOT NULL
+         );
+         CREATE INDEX IF NOT EXISTS "${table}_expire" ON ${t} (expire);`,
   );
   return {
-    get: db.prepare(`SELECT id, session FROM ${t} WHERE id = ? AND expires > ?`),
-    upsert: db.prepare(
-      `INSERT INTO ${t} (id, session, expires) VALUES (?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET session = excluded.session, expires = excluded.expires`,
+    get: db.prepare(
+      `SELECT ${id} AS id, ${data} AS session FROM ${t} WHERE ${id} = ? AND ${expires} > ?`,
     ),
-    touch: db.prepare(`UPDATE ${t} SET expires = ? WHERE id = ? AND expires > ?`),
-    destroy: db.prepare(`DELETE FROM ${t} WHERE id = ?`),
-    destroyLive: db.prepare(`DELETE FROM ${t} WHERE id = ? AND expires > ?`),
-    ids: db.prepare(`SELECT id FROM ${t} WHERE expires > ?`),
-    all: db.prepare(`SELECT id, session FROM ${t} WHERE expires > ?`),
-    length: db.prepare(`SELECT count(*) FROM ${t} WHERE expires > ?`),
+    upsert: db.prepare(
+      `INSERT INTO ${t} (${id}, ${data}, ${expires}) VALUES (?, ?, ?)
+       ON CONFLICT (${id}) DO UPDATE SET ${data} = excluded.${data}, ${expires} = excluded.${expires}`,
+    ),
+    touch: db.prepare(`UPDATE ${t} SET ${expires} = ? WHERE ${id} = ? AND ${expires} > ?`),
+    destroy: db.prepare(`DELETE FROM ${t} WHERE ${id} = ?`),
+    destroyLive: db.prepare(`DELETE FROM ${t} WHERE ${id} = ? AND ${expires} > ?`),
+    ids: db.prepare(`SELECT ${id} FROM ${t} WHERE ${expires} > ?`),
+    all: db.prepare(`SELECT ${id} AS id, ${data} AS session FROM ${t} WHERE ${expires} > ?`),
+    length: db.prepare(`SELECT count(*) FROM ${t} WHERE ${expires} > ?`),
     clear: db.prepare(`DELETE FROM ${t}`),
-    prune: db.prepare(`DELETE FROM ${t} WHERE expires <= ?`),
+    prune: db.prepare(`DELETE FROM ${t} WHERE ${expires} <= ?`),
   };
 }
 

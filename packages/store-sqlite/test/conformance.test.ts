@@ -22,3 +22,13 @@ describeStoreConformance({
   name: 'sqlite (:memory:)',
   create: () => new SqliteStore({ filename: ':memory:' }),
 });
+
+describeStoreConformance({
+  name: "sqlite (better-sqlite3-session-store's layout)",
+  create: ({ namespace }) =>
+    new SqliteStore({
+      filename: join(dir, 'incumbent.db'),
+      table: tableFor(namespace),
+      layout: 'better-sqlite3-session-store',
+    }),
+});

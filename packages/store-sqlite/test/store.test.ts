@@ -72,11 +72,26 @@ describe('SqliteStore', () => {
   });
 
   it('prunes on its interval', async () => {
-    const store = new SqliteStore({ filename: ':memory:', pruneInterval: 50 });
+    const store = new SqliteStore({ filename: ':memory:', pruneInterval: '50ms' });
     await store.set('short', record({}, new Date(Date.now() + 20).toISOString()));
     await new Promise((r) => setTimeout(r, 200));
     expect(store.db.prepare('SELECT count(*) FROM sessions').pluck().get()).toBe(0);
     await store.close();
+  });
+
+  it('reports a failed background prune to onError, and keeps pruning', async () => {
+    const db = new Database(':memory:');
+    const errors: Error[] = [];
+    const store = new SqliteStore({ db, pruneInterval: '20ms', onError: (e) => errors.push(e) });
+    db.exec('DROP TABLE sessions'); // every prune now fails
+    await new Promise((r) => setTimeout(r, 150));
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors[0]?.message).toMatch(/sqlite store: clear failed: no such table/);
+    await store.close();
+    const seen = errors.length;
+    await new Promise((r) => setTimeout(r, 80));
+    expect(errors.length).toBe(seen); // close() stopped it
+    db.close();
   });
 
   it('does not write a session already expired at set time', async () => {
@@ -87,7 +102,7 @@ describe('SqliteStore', () => {
   });
 
   it('keeps a record without cookie.expires for its ttl option', async () => {
-    const store = new SqliteStore({ filename: ':memory:', ttl: 60 });
+    const store = new SqliteStore({ filename: ':memory:', ttl: '60ms' });
     await store.set('browser-session', record({}, null));
     expect(await store.get('browser-session')).not.toBeNull();
     await new Promise((r) => setTimeout(r, 100));
@@ -111,7 +126,7 @@ describe('SqliteStore', () => {
     const tsx = createRequire(import.meta.url).resolve('tsx');
     const script = `
       import { SqliteStore } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).pathname)};
-      const store = new SqliteStore({ filename: ':memory:', pruneInterval: 1000 });
+      const store = new SqliteStore({ filename: ':memory:', pruneInterval: '1s' });
       await store.set('a', { cookie: { originalMaxAge: null } });
       console.log('done');`;
     // The child exits by itself without close(); a live timer would hang it until the timeout.
