@@ -46,10 +46,10 @@ export function resolveChromium(): ChromiumResolution {
 
 export interface LaunchOptions {
   /**
-   * `'allow'` (Chrome's default for a normal profile) or `'block'` (what
-   * Chrome does in Incognito, and what a user can choose): whether cookies
-   * set or sent in a cross-site context are allowed. Partitioned cookies
-   * work either way.
+   * `'allow'` (the default) or `'block'`: whether cookies set or sent in a
+   * cross-site context are allowed. Blocking is what Incognito does, what a
+   * user can choose, and what this Debian Chromium 156 profile does when the
+   * preference is not written. Partitioned cookies work either way.
    */
   thirdPartyCookies?: 'allow' | 'block';
 }
@@ -68,15 +68,16 @@ export interface Browser {
 }
 
 /**
- * A persistent profile in a temporary folder: Playwright's throwaway contexts
- * are Incognito-like, where Chromium blocks third-party cookies whatever the
- * preference says, so the profile's preference is written before launch.
+ * A persistent profile in a temporary folder, its third-party cookie
+ * preference written before launch: Playwright's throwaway contexts are
+ * Incognito-like and block third-party cookies whatever is asked.
  */
 export async function launch(path: string, options: LaunchOptions = {}): Promise<Browser> {
   const dir = mkdtempSync(join(tmpdir(), 'sess-e2e-'));
   mkdirSync(join(dir, 'Default'));
-  // cookie_controls_mode: 0 = allow third-party cookies, 2 = block them.
-  const mode = options.thirdPartyCookies === 'block' ? 2 : 0;
+  // cookie_controls_mode: 0 = allow third-party cookies, 1 = block them
+  // (2 = block in Incognito only).
+  const mode = options.thirdPartyCookies === 'block' ? 1 : 0;
   writeFileSync(
     join(dir, 'Default', 'Preferences'),
     JSON.stringify({ profile: { cookie_controls_mode: mode } }),
