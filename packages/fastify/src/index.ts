@@ -1,0 +1,252 @@
+/// <reference path="../types/fastify-request.d.ts" />
+import {
+  type CallbackStore,
+  type ConflictInfo,
+  type ConflictPolicy,
+  type CookieOptions,
+  normalizeSecrets,
+  type RequestSession,
+  SessConfigError,
+  SessionManager,
+  type SessionStore,
+  signCookie,
+  toSessionStore,
+} from '@sess/core';
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { FastifySession, STATE } from './session.js';
+
+export type {
+  CallbackStore,
+  CookieOptions,
+  SessionData,
+  SessionStore,
+} from '@sess/core';
+export {
+  MemoryStore,
+  SessConfigError,
+  SessError,
+  SessionConflictError,
+  StoreError,
+  StoreUnavailableError,
+} from '@sess/core';
+export { FastifySession };
+
+/** @fastify/session's options; `store` takes a sess store or any callback store. */
+export interface FastifySessionOptions {
+  /**
+   * Signs the cookie: a string of 32 characters or more, or a list (sign
+   * with the first, accept any) to rotate secrets.
+   */
+  secret: string | readonly string[];
+  /** Only `sha256` (the default, and what every @fastify/session cookie uses) is supported. */
+  algorithm?: 'sha256';
+  /** Default `sessionId`. */
+  cookieName?: string;
+  /** Before the signed value in the cookie. Default `''`; `s:` reads express-session's cookies. */
+  cookiePrefix?: string;
+  /** Set-Cookie options; `secure` defaults to `true` (`'auto'` follows the request). */
+  cookie?: CookieOptions;
+  /** A sess store, or a store written for @fastify/session / express-session (callbacks). */
+  store?: SessionStore | CallbackStore;
+  /** Store new sessions that hold no data yet. Default true. */
+  saveUninitialized?: boolean;
+  /** Re-send the cookie (and move the expiry) on every response. Default true. */
+  rolling?: boolean;
+  /** New session ids. Default: 24 random bytes, base64url. */
+  idGenerator?: (request?: FastifyRequest) => string;
+  /** sess: same-key changes by parallel requests. Default last write wins. */
+  conflicts?: ConflictPolicy;
+  /** sess: called on each same-key conflict. */
+  onConflict?: (info: ConflictInfo) => void;
+  /** sess: a store call that takes longer rejects with StoreUnavailableError. Default 10 s. */
+  storeTimeout?: number;
+}
+
+type DecryptCallback = (err?: unknown) => void;
+
+/** A request as `decryptSession` accepts it: any object it can put `session` on. */
+export type DecryptTarget = object;
+
+const MIN_SECRET_LENGTH = 32;
+
+type Carrier = FastifyRequest & { [STATE]?: RequestSession<FastifyRequest> | undefined };
+
+function plugin(
+  fastify: FastifyInstance,
+  options: FastifySessionOptions,
+  done: (err?: Error) => void,
+): void {
+  let manager: SessionManager<FastifyRequest>;
+  try {
+    checkOptions(options);
+    const secret = normalizeSecrets(options.secret)[0] as string;
+    /** The session class of this registration: it knows how its cookie is signed. */
+    class PluginSession extends FastifySession {
+      override get encryptedSessionId(): string {
+        return signCookie(this.sessionId, secret, '');
+      }
+    }
+    manager = createManager(options, PluginSession);
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  const given = options.store ?? manager.store;
+  const name = manager.name;
+  const prefix = manager.cookiePrefix;
+
+  fastify.decorateRequest('session', null as never);
+  fastify.decorateRequest('sessionStore', {
+    getter: () => given,
+  });
+  fastify.decorate('decryptSession', decryptSession);
+
+  fastify.addHook('onRequest', async (request: FastifyRequest) => {
+    // As @fastify/session: an object before the session exists, so an
+    // idGenerator that reads `request.session.x` does not throw.
+    (request as { session: unknown }).session = {};
+    const cookies = (request as { cookies?: Record<string, string | undefined> }).cookies;
+    const state = await manager.load({
+      request,
+      cookieHeader: request.headers.cookie,
+      // @fastify/cookie parsed the header already; without it, core parses it.
+      ...(cookies ? { cookieValue: cookies[name] } : {}),
+      secure: request.protocol === 'https',
+      path: pathname(request.url),
+      onReplace: (session) => {
+        (request as { session: unknown }).session = session;
+      },
+    });
+    if (!state) return;
+    (request as Carrier)[STATE] = state;
+    (request as { session: unknown }).session = state.session;
+  });
+
+  fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload) => {
+    const carrier = request as Carrier;
+    const state = carrier[STATE];
+    if (!state) return payload;
+    // Once per request: an error here makes Fastify send an error reply,
+    // which runs onSend again.
+    carrier[STATE] = undefined;
+    await state.commit((request as { session: unknown }).session as FastifySession | null);
+    const header = state.setCookieHeader();
+    if (header) reply.header('set-cookie', header);
+    return payload;
+  });
+
+  done();
+
+  function decryptSession(
+    value: string,
+    request: DecryptTarget,
+    cookieOptsOrCallback: CookieOptions | DecryptCallback,
+    maybeCallback?: DecryptCallback,
+  ): void {
+    const callback =
+      typeof cookieOptsOrCallback === 'function' ? cookieOptsOrCallback : maybeCallback;
+    const cookieOpts = typeof cookieOptsOrCallback === 'function' ? {} : cookieOptsOrCallback;
+    const target = request as { session?: unknown; protocol?: unknown };
+    const signed = typeof value === 'string' && !value.startsWith(prefix) ? prefix + value : value;
+    manager
+      .load({
+        request: request as FastifyRequest,
+        cookieHeader: undefined,
+        cookieValue: typeof signed === 'string' ? signed : undefined,
+        secure: target.protocol === 'https',
+        onReplace: (session) => {
+          target.session = session;
+        },
+      })
+      .then(
+        (state) => {
+          if (state) {
+            if (state.cookieId !== state.id && cookieOpts && Object.keys(cookieOpts).length > 0) {
+              state.setCookieOptions(cookieOpts);
+            }
+            target.session = state.session;
+          }
+          return undefined;
+        },
+        (error: unknown) => error,
+      )
+      .then((error) => {
+        // Outside the promise chain: a callback that throws is the app's exception.
+        queueMicrotask(() => callback?.(error));
+      });
+  }
+}
+
+function createManager(
+  options: FastifySessionOptions,
+  sessionClass: typeof FastifySession,
+): SessionManager<FastifyRequest> {
+  const idGenerator = options.idGenerator;
+  return new SessionManager<FastifyRequest>({
+    secret: options.secret,
+    // Without a store, core's MemoryStore (and its warning in production).
+    ...(options.store ? { store: toSessionStore(options.store) } : {}),
+    name: options.cookieName || 'sessionId',
+    cookiePrefix: options.cookiePrefix ?? '',
+    cookie: cookieOptions(options.cookie),
+    // @fastify/session writes a session only when it changed, or with `rolling`.
+    resave: false,
+    rolling: options.rolling ?? true,
+    saveUninitialized: options.saveUninitialized ?? true,
+    saveWithoutCookie: false,
+    sessionClass,
+    ...(idGenerator ? { genid: (request: FastifyRequest) => idGenerator(request) } : {}),
+    ...(options.conflicts ? { conflicts: options.conflicts } : {}),
+    ...(options.onConflict ? { onConflict: options.onConflict } : {}),
+    ...(options.storeTimeout !== undefined ? { storeTimeout: options.storeTimeout } : {}),
+  });
+}
+
+/** @fastify/session's cookie defaults: Secure unless told otherwise; `maxAge` wins over `expires`. */
+function cookieOptions(given: CookieOptions | undefined): CookieOptions {
+  const cookie: CookieOptions = { ...given, secure: given?.secure ?? true };
+  if (cookie.maxAge !== undefined && cookie.maxAge !== null && cookie.expires) {
+    delete cookie.expires;
+  }
+  return cookie;
+}
+
+function checkOptions(options: FastifySessionOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new SessConfigError('options are required (at least `secret`)');
+  }
+  const secret = options.secret as unknown;
+  if (typeof secret === 'string') {
+    if (secret.length < MIN_SECRET_LENGTH) {
+      throw new SessConfigError(`the secret must be ${MIN_SECRET_LENGTH} characters or longer`);
+    }
+  } else if (Array.isArray(secret)) {
+    if (secret.length === 0) throw new SessConfigError('at least one secret is required');
+  } else if (secret && typeof secret === 'object') {
+    throw new SessConfigError(
+      'a custom signer object is not supported; give `secret` as a string or a list of strings',
+    );
+  } else {
+    throw new SessConfigError('the `secret` option is required: a string or a list of strings');
+  }
+  if (options.algorithm !== undefined && options.algorithm !== 'sha256') {
+    throw new SessConfigError('only the sha256 `algorithm` is supported');
+  }
+}
+
+function pathname(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * The plugin: `fastify.register(fastifyCookie); fastify.register(fastifySession, { secret })`.
+ * Encapsulation is skipped (as @fastify/session), so its decorators reach every route.
+ */
+export const fastifySession: FastifyPluginCallback<FastifySessionOptions> = fp(plugin, {
+  fastify: '5.x',
+  name: '@sess/fastify',
+});
+
+export default fastifySession;
