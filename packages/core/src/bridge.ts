@@ -26,7 +26,10 @@ export interface CallbackStore {
 }
 
 export interface FromCallbackStoreOptions {
-  /** A call whose callback never comes rejects after this many ms. Default 10 s. */
+  /**
+   * A call whose callback never comes rejects after this many ms. Default 5 s: the bound the
+   * conformance suite allows a store whose backend is down.
+   */
   timeout?: number;
   /** Name used in errors. Default: the store's class name. */
   name?: string;
@@ -42,7 +45,7 @@ export function fromCallbackStore(
   options: FromCallbackStoreOptions = {},
 ): SessionStore {
   const name = options.name ?? className(legacy) ?? 'callback';
-  const bound = options.timeout ?? 10_000;
+  const bound = options.timeout ?? 5_000;
 
   function call<T>(
     operation: StoreOperation,

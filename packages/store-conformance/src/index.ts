@@ -1,11 +1,28 @@
 import type { SessionStore } from '@sess/core';
-import { describe, it } from 'vitest';
-import { behaviours } from './behaviours.js';
-import { detectCapabilities, missingRequirement, runBehaviour } from './runner.js';
+import { afterAll, describe, it } from 'vitest';
+import {
+  DEFAULT_TIMEOUT,
+  detectCapabilities,
+  detectionProblem,
+  missingRequirement,
+  releaseEarlyHandles,
+  runBehaviour,
+  selectedBehaviours,
+} from './runner.js';
 import type { ConformanceOptions } from './types.js';
 
-export { behaviours, record } from './behaviours.js';
-export { detectCapabilities, missingRequirement, runBehaviour, runConformance } from './runner.js';
+export { behaviours, record } from './behaviours/index.js';
+export {
+  BehaviourFailure,
+  ConformanceRunError,
+  DEFAULT_FAIL_FAST_WITHIN,
+  DEFAULT_TIMEOUT,
+  detectCapabilities,
+  MAX_WAITED_TTL,
+  missingRequirement,
+  runBehaviour,
+  runConformance,
+} from './runner.js';
 export type {
   Behaviour,
   BehaviourContext,
@@ -36,18 +53,22 @@ export function describeStoreConformance<S extends SessionStore>(
   }
   describe(title, async () => {
     const capabilities = await detectCapabilities(options);
-    const groups = [...new Set(behaviours.map((b) => b.group))];
+    afterAll(() => releaseEarlyHandles(options));
+    it('the store used for capability detection cleans up', () => {
+      const problem = detectionProblem(options);
+      if (problem) throw new Error(problem);
+    });
+    const selected = selectedBehaviours(options);
+    // Creating the store, the behaviour and the cleanup are each bounded by `timeout`: the
+    // suite's own bounds, which say which phase hung, always come before vitest's.
+    const testTimeout = 3 * (options.timeout ?? DEFAULT_TIMEOUT) + 2_000;
+    const groups = [...new Set(selected.map((b) => b.group))];
     for (const group of groups) {
       describe(group, () => {
-        for (const behaviour of behaviours.filter((b) => b.group === group)) {
+        for (const behaviour of selected.filter((b) => b.group === group)) {
           const missing = missingRequirement(behaviour, capabilities, options);
           if (missing) it.skip(`${behaviour.name} (n.a.: ${missing})`, () => undefined);
-          else
-            it(
-              behaviour.name,
-              () => runBehaviour(behaviour, options),
-              (options.timeout ?? 15_000) + 1_000,
-            );
+          else it(behaviour.name, () => runBehaviour(behaviour, options), testTimeout);
         }
       });
     }

@@ -17,23 +17,51 @@ export interface ConformanceOptions<S extends SessionStore = SessionStore> {
   capabilities?: Partial<Record<StoreCapability, boolean>>;
   /** The store keeps connections it was given (not its own): skip the "close releases handles" check. */
   sharedResources?: boolean;
-  /** Bound for one behaviour, in ms. Default 15,000. */
+  /**
+   * Bound for each phase of a behaviour (creating its store, running it, cleaning up), and for
+   * capability detection, in ms. Default 15,000.
+   */
   timeout?: number;
   /** Bound within which an unreachable backend must reject, in ms. Default 5,000. */
   failFastWithin?: number;
+  /**
+   * The lifetime, in ms, that stores made by `create` give a record stored without
+   * `cookie.expires`. When declared (and at most 5,000 ms, so configure `create` with a short
+   * one), the suite checks such a record lives that long and no longer. Undeclared: n.a.
+   */
+  defaultTtl?: number;
+  /**
+   * Each store `create` returns is its own backend (an in-memory store): two instances on one
+   * namespace share nothing, so the behaviours about several app servers on one namespace are n.a.
+   */
+  isolatedInstances?: boolean;
+  /** Run only the behaviours this keeps (the CLI's `--grep`). Default: all of them. */
+  filter?: (behaviour: Behaviour) => boolean;
   /** Vitest only: skip the whole suite, with this reason shown. */
   skip?: string | false;
 }
 
-export type Requirement = StoreCapability | 'unreachable' | 'ownedResources';
+export type Requirement =
+  | StoreCapability
+  | 'unreachable'
+  | 'ownedResources'
+  | 'sharedInstances'
+  | 'defaultTtl';
 
 export interface BehaviourContext {
   /** The store under test, fresh for this behaviour. */
   store: SessionStore;
+  /** The namespace `store` was created with. */
+  namespace: string;
   /** Another store on the same backend, in a namespace of its own (cleaned up afterwards). */
   other: () => Promise<SessionStore>;
-  /** Open a store on `namespace` again, to be cleaned up with the others after the behaviour. */
-  reopen: (namespace: string) => Promise<void>;
+  /** Another store instance on `namespace` (cleaned up with the others after the behaviour). */
+  reopen: (namespace: string) => Promise<SessionStore>;
+  /**
+   * Handles (timers, sockets) the store opened before the behaviours ran (during capability
+   * detection) that still keep the process alive.
+   */
+  earlyHandles: () => string[];
   /** A store whose backend is down (only for behaviours that require 'unreachable'). */
   unreachable: () => Promise<SessionStore>;
   options: ConformanceOptions;
@@ -55,6 +83,8 @@ export interface BehaviourResult {
   status: Status;
   /** Why it failed, or which capability was missing. */
   reason?: string;
+  /** For a failure: which part of the behaviour failed (its own store calls, or the cleanup after it). */
+  phase?: 'create' | 'run' | 'cleanup';
   durationMs: number;
 }
 
@@ -63,4 +93,9 @@ export interface ConformanceReport {
   capabilities: StoreCapability[];
   summary: { passed: number; failed: number; notApplicable: number; total: number };
   results: BehaviourResult[];
+  /**
+   * Failures outside any behaviour: cleaning up the capability-detection store, errors the store
+   * raised uncaught between behaviours. Each one fails the run.
+   */
+  strays: string[];
 }

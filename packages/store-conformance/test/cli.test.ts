@@ -63,10 +63,10 @@ export function createStore({ namespace }) {
 }
 `;
 
-function run(file: string, json: string) {
+function run(file: string, json: string, ...flags: string[]) {
   return spawnSync(
     process.execPath,
-    [cli, file, '--json', json, '--name', 'third-party map store'],
+    [cli, file, '--json', json, '--name', 'third-party map store', ...flags],
     {
       cwd: project,
       encoding: 'utf8',
@@ -115,4 +115,93 @@ describe('sess-conformance CLI', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/exports no store factory/);
   });
+
+  it('a store whose close() never settles gets a verdict: what hung is named, exit 1, never 0', () => {
+    // Nothing else keeps the event loop alive: without the CLI's own guard the process would
+    // drain and exit 0 with no summary.
+    writeFileSync(
+      join(project, 'hangs-on-close.mjs'),
+      `${storeModule(false)}
+export const timeout = 700;
+const never = () => new Promise(() => {});
+MapStore.prototype.close = function () { this.closed = true; return never(); };
+for (const m of ['get', 'set', 'destroy']) {
+  const own = MapStore.prototype[m];
+  MapStore.prototype[m] = function (...args) { return this.closed ? never() : own.apply(this, args); };
+}
+`,
+    );
+    const result = run('./hangs-on-close.mjs', 'hangs.json', '--grep', 'basics › set then get');
+    expect(result.status).toBe(1);
+    // The behaviour answered; its cleanup hung, and is reported as such, bounded by the module's timeout.
+    expect(result.stdout).toMatch(
+      /^FAIL {2}basics › set then get returns the record \[cleanup\] {2}\(cleanup after the behaviour did not finish within 700 ms; store calls still pending: close\(\) \(the behaviour itself passed in \d+ ms\)\)$/m,
+    );
+    // Detection's own cleanup hung too: reported, not a reason to give no verdict.
+    expect(result.stdout).toMatch(
+      /^FAIL {2}outside the behaviours: cleaning up the store used for capability detection failed: did not finish within 700 ms; store calls still pending: close\(\)$/m,
+    );
+    expect(result.stdout).toContain('0 passed, 1 failed, 0 n.a., 1 failed outside the behaviours');
+
+    // --timeout wins over the module's export; operations after close are bounded too.
+    const lifecycle = run(
+      './hangs-on-close.mjs',
+      'hangs2.json',
+      '--grep',
+      'lifecycle',
+      '--timeout',
+      '500',
+    );
+    expect(lifecycle.status).toBe(1);
+    expect(lifecycle.stdout).toMatch(
+      /^FAIL {2}lifecycle › close resolves {2}\(the behaviour did not finish within 500 ms; store calls still pending: close\(\)\)$/m,
+    );
+    expect(lifecycle.stdout).toMatch(
+      /^FAIL {2}lifecycle › operations after close settle instead of hanging/m,
+    );
+    const report = JSON.parse(
+      readFileSync(join(project, 'hangs2.json'), 'utf8'),
+    ) as ConformanceReport;
+    expect(report.summary.failed).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
+  it('an unhandled rejection from the store fails the running behaviour and the run goes on', () => {
+    writeFileSync(
+      join(project, 'rejects-unhandled.mjs'),
+      `${storeModule(false)}
+MapStore.prototype.destroy = async function (id) {
+  this.data.delete(id);
+  Promise.reject(new Error('late boom from destroy'));
+};
+`,
+    );
+    const result = run('./rejects-unhandled.mjs', 'unhandled.json', '--grep', 'basics');
+    expect(result.status).toBe(1);
+    expect(result.stderr).not.toMatch(/at .*rejects-unhandled/); // no Node crash trace
+    expect(result.stdout).toMatch(
+      /^FAIL {2}basics › destroy removes the record {2}\(the store raised an error nobody could catch: Error: late boom from destroy\)$/m,
+    );
+    expect(result.stdout).toMatch(/^pass {2}basics › set then get returns the record$/m);
+    expect(result.stdout).toMatch(/\d+ passed, \d+ failed, 0 n\.a\./);
+  }, 60_000);
+
+  it('a run that cannot reach its summary exits 3: the store ends the process, or cannot be created', () => {
+    writeFileSync(
+      join(project, 'exits.mjs'),
+      `${storeModule(false)}
+MapStore.prototype.set = async function () { process.exit(0); };
+`,
+    );
+    const exits = run('./exits.mjs', 'exits.json');
+    expect(exits.status).toBe(3);
+    expect(exits.stderr).toMatch(/the run ended before its summary \(no verdict\)/);
+
+    writeFileSync(
+      join(project, 'no-backend.mjs'),
+      "export function createStore() { throw new Error('connection refused'); }\n",
+    );
+    const broken = run('./no-backend.mjs', 'no-backend.json');
+    expect(broken.status).toBe(3);
+    expect(broken.stderr).toMatch(/capability detection failed: connection refused/);
+  }, 60_000);
 });

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Behaviour } from '../types.js';
+import { record } from './helpers.js';
+
+export const expiry: Behaviour[] = [
+  {
+    group: 'expiry',
+    name: 'a record whose cookie.expires has passed is not returned by get',
+    run: async ({ store }) => {
+      await store.set('past', record({ v: 1 }, -1_000));
+      assert.equal(await store.get('past'), null);
+    },
+  },
+  {
+    group: 'expiry',
+    name: 'a record is returned until it expires and not after',
+    run: async ({ store }) => {
+      await store.set('soon', record({ v: 1 }, 1_200));
+      assert.equal((await store.get('soon'))?.v, 1);
+      await sleep(1_500);
+      assert.equal(await store.get('soon'), null);
+    },
+  },
+  {
+    group: 'expiry',
+    name: 'a record without cookie.expires lives on (the store default TTL)',
+    run: async ({ store }) => {
+      await store.set('browser-session', record({ v: 1 }, null));
+      await sleep(1_100);
+      assert.equal((await store.get('browser-session'))?.v, 1);
+    },
+  },
+  {
+    group: 'expiry',
+    name: 'an overwrite with a later expiry extends the life',
+    run: async ({ store }) => {
+      await store.set('extend', record({ v: 1 }, 1_000));
+      await store.set('extend', record({ v: 2 }, 60_000));
+      await sleep(1_300);
+      assert.equal((await store.get('extend'))?.v, 2);
+    },
+  },
+  {
+    group: 'expiry',
+    name: 'an overwrite with a past expiry removes the record',
+    run: async ({ store }) => {
+      await store.set('expire-now', record({ v: 1 }));
+      await store.set('expire-now', record({ v: 2 }, -1_000));
+      assert.equal(await store.get('expire-now'), null);
+    },
+  },
+  {
+    group: 'expiry',
+    name: 'ids never lists an expired record',
+    requires: ['ids'],
+    run: async ({ store }) => {
+      await store.set('live', record());
+      await store.set('dead', record({}, -1_000));
+      await store.set('dying', record({}, 1_000));
+      await sleep(1_300);
+      assert.deepEqual(await store.ids?.(), ['live']);
+    },
+  },
+  {
+    group: 'expiry',
+    name: 'all never returns an expired record',
+    requires: ['all'],
+    run: async ({ store }) => {
+      await store.set('live', record({ v: 1 }));
+      await store.set('dead', record({}, -1_000));
+      await store.set('dying', record({}, 1_000));
+      await sleep(1_300);
+      assert.deepEqual(Object.keys((await store.all?.()) ?? {}), ['live']);
+    },
+  },
+  {
+    group: 'expiry',
+    name: 'length never counts an expired record',
+    requires: ['length'],
+    run: async ({ store }) => {
+      await store.set('live', record());
+      await store.set('dead', record({}, -1_000));
+      await store.set('dying', record({}, 1_000));
+      await sleep(1_300);
+      assert.equal(await store.length?.(), 1);
+    },
+  },
+  {
+    group: 'expiry',
+    name: 'an unparseable cookie.expires never makes a record immortal',
+    run: async ({ store }) => {
+      const broken = record({ v: 1 });
+      broken.cookie = { ...broken.cookie, expires: 'not a date' };
+      await store.set('bad-date', broken).catch(() => undefined);
+      assert.equal(await store.get('bad-date'), null);
+    },
+  },
+];
