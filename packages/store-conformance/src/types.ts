@@ -58,8 +58,9 @@ export interface BehaviourContext {
   /** Another store instance on `namespace` (cleaned up with the others after the behaviour). */
   reopen: (namespace: string) => Promise<SessionStore>;
   /**
-   * Handles (timers, sockets) the store opened before the behaviours ran (during capability
-   * detection) that still keep the process alive.
+   * Handles (timers, sockets) opened before the behaviours ran (the CLI: from importing the module;
+   * then capability detection's create, and its clear and close unless a `cleanup` hook is given)
+   * that still keep the process alive.
    */
   earlyHandles: () => string[];
   /** A store whose backend is down (only for behaviours that require 'unreachable'). */
