@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import {
+  checkStoreOptions,
   DEFAULT_TTL_MS,
+  type Duration,
   decodeRecord,
   encodeRecord,
+  lifetimeRule,
+  parseDuration,
   SessConfigError,
   type SessionRecord,
   type SessionStore,
@@ -66,12 +70,20 @@ export interface RedisStoreOptions<Client extends RedisClient = RedisClient> {
   /** Key prefix. Default `sess:`, as connect-redis. */
   prefix?: string;
   /**
-   * Lifetime in **milliseconds** (like every duration in sess; connect-redis
-   * counts seconds) of a session whose cookie has no `expires`; default one
-   * day. A function returning milliseconds decides the lifetime of every
-   * session by itself (as connect-redis's function does).
+   * Lifetime of a session whose cookie has no `expires`, in **milliseconds**
+   * (like every duration in sess; connect-redis counts seconds) or with a unit
+   * (`'1d'`); default one day. A plain number below one hour is refused as a
+   * value in seconds (`ttl: 86400` fails, naming `86400000` or `'1d'`). A
+   * function returning milliseconds decides the lifetime of every session by
+   * itself (as connect-redis's function does, in seconds there).
    */
-  ttl?: number | ((session: SessionRecord) => number);
+  ttl?: Duration | ((session: SessionRecord) => number);
+  /**
+   * connect-redis's `disableTTL` (keys without a Redis expiry) is not
+   * supported: `true` is refused at startup, since sessions that never expired
+   * would start expiring. `false` (its default) is accepted.
+   */
+  disableTTL?: false;
   /** How records become strings. Default `JSON`. */
   serializer?: RedisSerializer;
   /** Make `touch` a no-op, so rolling sessions do not extend the expiry. Default `false`. */
@@ -86,6 +98,44 @@ export interface RedisStoreOptions<Client extends RedisClient = RedisClient> {
 }
 
 const NAME = 'redis';
+
+const KNOWN_OPTIONS = [
+  'client',
+  'url',
+  'redis',
+  'cluster',
+  'prefix',
+  'ttl',
+  'disableTTL',
+  'serializer',
+  'disableTouch',
+  'scanCount',
+  'timeout',
+] as const;
+
+/** Options of older connect-redis releases (3 and before opened their own connection). */
+const CONNECTION_ADVICE =
+  'give `url` (redis://:password@host:port/db) or `redis: { host, port, password, db }`, or your own `client`';
+const INCUMBENT_OPTIONS = {
+  host: CONNECTION_ADVICE,
+  port: CONNECTION_ADVICE,
+  socket: CONNECTION_ADVICE,
+  pass: CONNECTION_ADVICE,
+  password: CONNECTION_ADVICE,
+  db: CONNECTION_ADVICE,
+  logErrors:
+    'connect-redis 3 logged client errors; sess stores reject the failing operation with a StoreError (express passes it to next(err))',
+  unref:
+    'a connection the store opens never keeps the process alive once close() is called; close() the store on shutdown',
+  pingInterval:
+    'set it on your client (ioredis: `keepAlive`; node-redis: `pingInterval`) and pass it as `client`',
+} as const;
+
+const DISABLE_TTL_ADVICE =
+  'redis store: disableTTL is not supported: connect-redis then stored sessions with no Redis expiry, so they never ' +
+  'expired; sess gives every key one (cookie.expires, else `ttl`). To keep sessions about as long as before, give ' +
+  "the cookie a maxAge and/or set `ttl` long (e.g. ttl: '365d'), then remove disableTTL. Keys already stored " +
+  'without an expiry stay readable, and get one on their next save.';
 
 /**
  * Compare-and-set in one round trip. ARGV: [1] '1' when a record is expected,
@@ -132,15 +182,28 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
   #closed = false;
 
   constructor(options: RedisStoreOptions<Client> = {}) {
+    checkStoreOptions(options, {
+      store: 'redis store',
+      known: KNOWN_OPTIONS,
+      incumbent: INCUMBENT_OPTIONS,
+    });
+    if (options.disableTTL !== undefined && options.disableTTL !== false) {
+      throw new SessConfigError(DISABLE_TTL_ADVICE);
+    }
     this.prefix = options.prefix ?? 'sess:';
-    this.#ttl = options.ttl ?? DEFAULT_TTL_MS;
+    this.#ttl =
+      typeof options.ttl === 'function'
+        ? options.ttl
+        : options.ttl === undefined
+          ? DEFAULT_TTL_MS
+          : parseDuration(
+              options.ttl,
+              lifetimeRule('redis store: ttl', { unit: 'seconds', incumbent: 'connect-redis' }),
+            );
     this.#serializer = options.serializer ?? JSON;
     this.#disableTouch = options.disableTouch ?? false;
     this.#scanCount = options.scanCount ?? 100;
     this.#timeout = options.timeout ?? 5_000;
-    if (typeof this.#ttl === 'number' && !(this.#ttl > 0)) {
-      throw new SessConfigError('redis store: ttl must be a positive number of milliseconds');
-    }
     if (!(this.#timeout > 0)) throw new SessConfigError('redis store: timeout must be positive');
     this.#ownsClient = options.client === undefined;
     const client = options.client ?? (openClient(options, this.#timeout) as Client);

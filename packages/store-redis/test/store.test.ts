@@ -69,7 +69,7 @@ describe.skipIf(!single.available)(
       await byDefault.set('d', record({}, null));
       expect(await raw.pttl(`${byDefault.prefix}d`)).toBeGreaterThan(86_399_000 - 5_000);
 
-      const tenMinutes = open({ ttl: 600_000 });
+      const tenMinutes = open({ ttl: '10m' });
       await tenMinutes.set('n', record({}, null));
       const pttl = await raw.pttl(`${tenMinutes.prefix}n`);
       expect(pttl).toBeGreaterThan(595_000);
