@@ -69,8 +69,8 @@ export interface Browser {
 
 /**
  * A persistent profile in a temporary folder, its third-party cookie
- * preference written before launch: Playwright's throwaway contexts are
- * Incognito-like and block third-party cookies whatever is asked.
+ * preference written before launch (Playwright's throwaway contexts are
+ * Incognito-like, where third-party cookies are blocked).
  */
 export async function launch(path: string, options: LaunchOptions = {}): Promise<Browser> {
   const dir = mkdtempSync(join(tmpdir(), 'sess-e2e-'));
