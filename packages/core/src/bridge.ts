@@ -33,12 +33,38 @@ export interface FromCallbackStoreOptions {
   timeout?: number;
   /** Name used in errors. Default: the store's class name. */
   name?: string;
+  /**
+   * How the store answers. `'callback'` (default): through the callback, as
+   * express-session calls stores; a promise the method returns counts only
+   * when it rejects before the callback came (an `async` method that threw).
+   * `'either'`: the callback or a returned promise, whichever settles first,
+   * for stores that support both styles and sess stores.
+   */
+  answers?: 'callback' | 'either';
 }
+
+type StoreMethod = 'get' | 'set' | 'destroy' | 'touch' | 'all' | 'length' | 'clear';
+
+/** What `callbackStoreClass` instances were made with: the sess store and their own methods. */
+interface Bridged {
+  store: SessionStore;
+  methods: Partial<Record<StoreMethod, unknown>>;
+}
+
+const BRIDGED = new WeakMap<object, Bridged>();
 
 /**
  * Use an express-session store (connect-redis, connect-mongo...) as a sess
  * store. Callbacks become promises with a time bound; expired records the
- * legacy store still returns are hidden.
+ * legacy store still returns are hidden; an `ENOENT` error from `get` means
+ * "no session", as express-session reads it (session-file-store reports a
+ * reaped session this way).
+ *
+ * Methods are looked up on the store at each call, so a method an app patches
+ * (a test simulating an outage) or a subclass overrides is the one called. A
+ * `callbackStoreClass` instance whose method is still its own is served by
+ * its sess store directly, which keeps `compareAndSet` (offered only while
+ * `get` and `set` are both unpatched).
  */
 export function fromCallbackStore(
   legacy: CallbackStore,
@@ -46,21 +72,48 @@ export function fromCallbackStore(
 ): SessionStore {
   const name = options.name ?? className(legacy) ?? 'callback';
   const bound = options.timeout ?? 5_000;
+  const either = options.answers === 'either';
+  const bridged = BRIDGED.get(legacy);
+  const methods = legacy as unknown as Record<StoreMethod, unknown>;
+  /** The sess store behind `legacy` when `legacy[method]` is still the bridge's own. */
+  const direct = (method: StoreMethod): SessionStore | undefined => {
+    if (!bridged) return undefined;
+    const own = bridged.methods[method];
+    return own !== undefined && methods[method] === own ? bridged.store : undefined;
+  };
+  const optional = (method: StoreMethod) => {
+    const fn = methods[method];
+    return typeof fn === 'function' ? (fn as (...args: unknown[]) => unknown) : undefined;
+  };
 
   function call<T>(
     operation: StoreOperation,
-    start: (done: Callback<T>) => void,
+    start: (done: Callback<T>) => unknown,
   ): Promise<T | undefined> {
     const answer = new Promise<T | undefined>((resolve, reject) => {
+      let settled = false;
       const done: Callback<T> = (err, value) => {
+        if (settled) return;
+        settled = true;
         if (err === undefined || err === null) resolve(value);
         else if (err instanceof SessError) reject(err);
         else reject(new StoreError(name, operation, describe(err), { cause: err }));
       };
+      let returned: unknown;
       try {
-        start(done);
+        returned = start(done);
       } catch (err) {
         done(err);
+        return;
+      }
+      if (isThenable(returned)) {
+        // Observed either way, so a rejection never goes unhandled.
+        returned.then(
+          (value) => {
+            if (either) done(null, value as T);
+          },
+          (err: unknown) => done(err ?? new Error('the store rejected without a reason')),
+        );
       }
     });
     return withDeadline(
@@ -72,76 +125,163 @@ export function fromCallbackStore(
 
   const live = (record: unknown): SessionRecord | null => (isSessionRecord(record) ? record : null);
 
+  const allLive = async (): Promise<Record<string, SessionRecord>> => {
+    const inner = direct('all');
+    if (inner?.all) return inner.all();
+    const all = optional('all') as CallbackStore['all'];
+    const found = await call<unknown>('all', (done) =>
+      all?.call(legacy, (err, sessions) => done(err, sessions ?? null)),
+    );
+    return typeof found === 'object' && found !== null
+      ? keyById(found as Record<string, unknown> | unknown[], live)
+      : {};
+  };
+
   const store: SessionStore = {
     async get(id) {
-      const record = await call<unknown>('get', (done) =>
-        legacy.get(id, (err, session) =>
-          // As express-session and @fastify/session: ENOENT (file stores) means "no such session".
-          isNotFound(err) ? done(undefined, null) : done(err, session ?? null),
-        ),
-      );
-      return live(record);
+      const inner = direct('get');
+      if (inner) return inner.get(id);
+      try {
+        const record = await call<unknown>('get', (done) =>
+          legacy.get(id, (err, session) => done(err, session ?? null)),
+        );
+        return live(record);
+      } catch (error) {
+        if (error instanceof StoreError && isNotFound(error.cause)) return null;
+        throw error;
+      }
     },
     async set(id, session) {
+      const inner = direct('set');
+      if (inner) return inner.set(id, session);
       await call('set', (done) => legacy.set(id, session, done));
     },
     async destroy(id) {
+      const inner = direct('destroy');
+      if (inner) return inner.destroy(id);
       await call('destroy', (done) => legacy.destroy(id, done));
     },
   };
-  const { touch, all, length, clear } = legacy;
-  if (touch) {
-    store.touch = async (id, session) => {
-      await call('touch', (done) => touch.call(legacy, id, session, done));
-    };
-  }
-  if (all) {
-    const allLive = async (): Promise<Record<string, SessionRecord>> => {
-      const found = await call<unknown>('all', (done) =>
-        all.call(legacy, (err, sessions) => done(err, sessions ?? null)),
-      );
-      return typeof found === 'object' && found !== null
-        ? keyById(found as Record<string, unknown> | unknown[], live)
-        : {};
-    };
-    store.all = allLive;
-    store.ids = async () => Object.keys(await allLive());
-    store.length = async () => Object.keys(await allLive()).length;
-  } else if (length) {
-    store.length = async () =>
-      (await call<number>('length', (done) => length.call(legacy, (err, n) => done(err, n)))) ?? 0;
-  }
-  if (clear) {
-    store.clear = async () => {
-      await call('clear', (done) => clear.call(legacy, done));
-    };
-  }
+  // The optional methods exist exactly while the store has them (looked up at each read).
+  Object.defineProperties(store, {
+    name: { value: name, enumerable: false },
+    touch: {
+      enumerable: true,
+      get() {
+        const touch = optional('touch') as CallbackStore['touch'];
+        if (!touch) return undefined;
+        return async (id: string, session: SessionRecord) => {
+          const inner = direct('touch');
+          if (inner?.touch) return inner.touch(id, session);
+          await call('touch', (done) => touch.call(legacy, id, session, done));
+        };
+      },
+    },
+    all: { enumerable: true, get: () => (optional('all') ? allLive : undefined) },
+    ids: {
+      enumerable: true,
+      get: () => (optional('all') ? async () => Object.keys(await allLive()) : undefined),
+    },
+    length: {
+      enumerable: true,
+      get() {
+        if (optional('all')) return async () => Object.keys(await allLive()).length;
+        const length = optional('length') as CallbackStore['length'];
+        if (!length) return undefined;
+        return async () => {
+          const inner = direct('length');
+          if (inner?.length) return inner.length();
+          return (
+            (await call<number>('length', (done) =>
+              length.call(legacy, (err, n) => done(err, n)),
+            )) ?? 0
+          );
+        };
+      },
+    },
+    clear: {
+      enumerable: true,
+      get() {
+        const clear = optional('clear') as CallbackStore['clear'];
+        if (!clear) return undefined;
+        return async () => {
+          const inner = direct('clear');
+          if (inner?.clear) return inner.clear();
+          await call('clear', (done) => clear.call(legacy, done));
+        };
+      },
+    },
+    compareAndSet: {
+      enumerable: true,
+      get() {
+        const inner = direct('get') && direct('set');
+        const cas = inner?.compareAndSet;
+        if (!inner || !cas) return undefined;
+        return (id: string, expected: SessionRecord | null, next: SessionRecord) =>
+          cas.call(inner, id, expected, next);
+      },
+    },
+  });
   return store;
 }
 
 /**
- * Core's view of any store an adapter is given: a sess store as it is, a
- * callback store (express-session's and @fastify/session's contract) behind
- * `fromCallbackStore`, and a facade made by `toCallbackStore` /
- * `callbackStoreClass` unwrapped to the sess store inside it.
+ * Core's view of any store an adapter is given, decided by how the store
+ * behaves rather than by how many parameters its `get` declares:
+ * - a facade made by `toCallbackStore` / `callbackStoreClass`: its sess store,
+ *   used directly while the facade's methods are its own, and the facade's
+ *   methods once an app patched them or a subclass overrode them;
+ * - a callback store (`isCallbackStore`): behind `fromCallbackStore`;
+ * - a store offering `compareAndSet` (a sess-only capability): as it is;
+ * - anything else (a callback store whose `get(sid, cb = noop)` declares one
+ *   parameter, a store supporting both styles, a sess store without
+ *   compareAndSet): behind `fromCallbackStore` answering by callback or by a
+ *   returned promise, whichever comes.
  */
 export function toSessionStore(
   store: SessionStore | CallbackStore,
   options?: FromCallbackStoreOptions,
 ): SessionStore {
-  const inner = (store as { sessStore?: unknown }).sessStore;
-  if (typeof inner === 'object' && inner !== null) return inner as SessionStore;
-  if (isCallbackStore(store)) return fromCallbackStore(store, options);
-  return store as SessionStore;
+  if (BRIDGED.has(store) || isCallbackStore(store)) {
+    return fromCallbackStore(store as CallbackStore, options);
+  }
+  if (typeof (store as SessionStore).compareAndSet === 'function') return store as SessionStore;
+  return fromCallbackStore(store as CallbackStore, { ...options, answers: 'either' });
 }
 
-/** A callback store's `get(sid, callback)` declares two parameters; a sess store's `get(id)` one. */
+/**
+ * A store that answers through callbacks for sure: one with express-session's
+ * Store API (`load`, `createSession`, `regenerate`: connect-redis,
+ * connect-mongo... extend that class), or whose `get(sid, callback)` declares
+ * two parameters. Stores it cannot tell apart go to `toSessionStore`'s last case.
+ */
 export function isCallbackStore(store: SessionStore | CallbackStore): store is CallbackStore {
-  return typeof store.get === 'function' && store.get.length >= 2;
+  const api = store as unknown as Partial<
+    Record<'load' | 'createSession' | 'regenerate' | 'get', unknown>
+  >;
+  if (
+    typeof api.load === 'function' &&
+    typeof api.createSession === 'function' &&
+    typeof api.regenerate === 'function'
+  ) {
+    return true;
+  }
+  return typeof api.get === 'function' && (api.get as () => unknown).length >= 2;
 }
 
-function isNotFound(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT';
+/** express-session treats a `get` error with code ENOENT as "no session". */
+function isNotFound(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ENOENT'
+  );
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /** Legacy `all()` answers with an object keyed by id, or (connect-redis) an array with `id` inside. */
@@ -192,22 +332,37 @@ export function callbackStoreClass<Base extends CallbackStoreBase>(Base: Base) {
       this.#store = store;
       const self = this as unknown as Record<string, unknown>;
       const { touch, all, length, clear } = store;
-      if (touch) {
+      // A subclass's own touch/all/length/clear win over the forwarding ones.
+      const has = (method: string) => typeof self[method] === 'function';
+      if (touch && !has('touch')) {
         self.touch = (sid: string, session: SessionRecord, callback?: (err?: unknown) => void) =>
           forward(() => touch.call(store, sid, plain(session)), callback);
       }
-      if (all) {
+      if (all && !has('all')) {
         self.all = (callback: (err: unknown, sessions?: Record<string, SessionRecord>) => void) =>
           answer(() => all.call(store), callback);
       }
-      if (length) {
+      if (length && !has('length')) {
         self.length = (callback: (err: unknown, n?: number) => void) =>
           answer(() => length.call(store), callback);
       }
-      if (clear) {
+      if (clear && !has('clear')) {
         self.clear = (callback?: (err?: unknown) => void) =>
           forward(() => clear.call(store), callback);
       }
+      const own = CallbackBridge.prototype;
+      BRIDGED.set(this, {
+        store,
+        methods: {
+          get: own.get,
+          set: own.set,
+          destroy: own.destroy,
+          touch: Object.hasOwn(self, 'touch') ? self.touch : undefined,
+          all: Object.hasOwn(self, 'all') ? self.all : undefined,
+          length: Object.hasOwn(self, 'length') ? self.length : undefined,
+          clear: Object.hasOwn(self, 'clear') ? self.clear : undefined,
+        },
+      });
     }
 
     /** The sess store behind this callback facade. */

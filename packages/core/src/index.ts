@@ -46,6 +46,7 @@ export {
 } from './session.js';
 export {
   normalizeSecrets,
+  type SecretKey,
   SIGNED_PREFIX,
   sign,
   signCookie,

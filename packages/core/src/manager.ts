@@ -21,7 +21,13 @@ import {
   sessionDataJson,
   sessionToRecord,
 } from './session.js';
-import { normalizeSecrets, SIGNED_PREFIX, signCookie, unsignCookie } from './signing.js';
+import {
+  normalizeSecrets,
+  type SecretKey,
+  SIGNED_PREFIX,
+  signCookie,
+  unsignCookie,
+} from './signing.js';
 import { isSessionRecord, type SessionStore, sessionExpiry } from './store.js';
 import type { SessionRecord } from './types.js';
 
@@ -35,12 +41,17 @@ export interface ConflictInfo {
 
 /** The options of express-session, plus a few of sess's own (marked). */
 export interface SessionOptions<Req = unknown> {
-  /** Signs the cookie. A list rotates secrets: sign with the first, accept any. */
-  secret: string | readonly string[];
+  /**
+   * Signs the cookie: a string or a Buffer. A list rotates secrets: sign with
+   * the first, accept any.
+   */
+  secret: SecretKey | readonly SecretKey[];
   /** Default: a MemoryStore (fine for development, not for production). */
   store?: SessionStore;
   /** Cookie name. Default `connect.sid`. */
   name?: string;
+  /** @deprecated express-session's old name for `name`; used when `name` is not given. */
+  key?: string;
   /** Cookie options, or a function of the request that returns them. */
   cookie?: CookieOptions | ((request: Req) => CookieOptions);
   /** New session ids. Default: 24 random bytes from uid-safe. */
@@ -107,7 +118,8 @@ const MIN_SECRET_LENGTH = 32;
 export class SessionManager<Req = unknown> {
   readonly store: SessionStore;
   readonly name: string;
-  readonly secrets: readonly string[];
+  readonly secrets: readonly SecretKey[];
+  /** The options as given, with `cookie` normalized (see `normalizeOptions`). */
   readonly options: Readonly<SessionOptions<Req>>;
   /** Before the signed value in the cookie (`s:` unless configured). */
   readonly cookiePrefix: string;
@@ -115,10 +127,12 @@ export class SessionManager<Req = unknown> {
   readonly #storeName: string;
   #warnedSameSite = false;
 
-  constructor(options: SessionOptions<Req>) {
+  constructor(given: SessionOptions<Req>) {
+    const options = normalizeOptions(given);
     this.options = options;
     this.secrets = normalizeSecrets(options.secret);
-    this.name = options.name ?? 'connect.sid';
+    // As express-session: an empty name falls back to `key`, then to the default.
+    this.name = options.name || options.key || 'connect.sid';
     this.cookiePrefix = options.cookiePrefix ?? SIGNED_PREFIX;
     if (typeof this.cookiePrefix !== 'string') {
       throw new SessConfigError('`cookiePrefix` must be a string');
@@ -130,8 +144,8 @@ export class SessionManager<Req = unknown> {
       throw new SessConfigError(`invalid cookie name ${JSON.stringify(this.name)}`, { cause });
     }
     if (typeof options.cookie !== 'function') checkCookieOptions(this.name, options.cookie ?? {});
-    if (options.unset !== undefined && options.unset !== 'destroy' && options.unset !== 'keep') {
-      throw new SessConfigError('`unset` must be "destroy" or "keep"');
+    if (options.unset && options.unset !== 'destroy' && options.unset !== 'keep') {
+      throw new SessConfigError('unset option must be "destroy" or "keep"');
     }
     if (options.store === undefined && process.env.NODE_ENV === 'production') {
       process.emitWarning(
@@ -139,7 +153,7 @@ export class SessionManager<Req = unknown> {
         'SessWarning',
       );
     }
-    if ((this.secrets[0] as string).length < MIN_SECRET_LENGTH) {
+    if ((this.secrets[0] as SecretKey).length < MIN_SECRET_LENGTH) {
       process.emitWarning(
         `sess: the session secret is shorter than ${MIN_SECRET_LENGTH} characters; use a long random secret.`,
         'SessWarning',
@@ -341,7 +355,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
     const id = this.id;
     const record = await this.#manager.call('get', () => this.#manager.store.get(id));
     if (!usable(record)) {
-      throw new SessError('SESS_NOT_FOUND', 'failed to load session: it no longer exists');
+      throw new SessError('SESS_NOT_FOUND', 'failed to load session');
     }
     this.session = new this.#manager.sessionClass(this, id, record);
     this.#persistedJson = sessionDataJson(this.session);
@@ -444,7 +458,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
       try {
         return cookie.serialize(
           manager.name,
-          signCookie(this.id, manager.secrets[0] as string, manager.cookiePrefix),
+          signCookie(this.id, manager.secrets[0] as SecretKey, manager.cookiePrefix),
         );
       } finally {
         cookie.sameSite = original;
@@ -452,7 +466,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
     }
     return cookie.serialize(
       manager.name,
-      signCookie(this.id, manager.secrets[0] as string, manager.cookiePrefix),
+      signCookie(this.id, manager.secrets[0] as SecretKey, manager.cookiePrefix),
     );
   }
 
@@ -607,6 +621,76 @@ function backoff(attempt: number): Promise<void> {
 
 function sameJson(a: unknown, b: unknown): boolean {
   return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The longest delay a Node timer takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Check the options that are not cookie attributes, with express-session's
+ * messages where it has one (as SessConfigError, at startup), and normalize
+ * `cookie` as express-session reads it: a falsy value is no options, a
+ * `maxAge` Date is a fixed expiry (deprecated there too).
+ */
+function normalizeOptions<Req>(given: SessionOptions<Req>): SessionOptions<Req> {
+  if (typeof given !== 'object' || given === null) {
+    throw new SessConfigError('secret option required for sessions');
+  }
+  const options: SessionOptions<Req> = { ...given };
+  // As express-session: a falsy genid means the default, anything else must be a function.
+  if (!options.genid) delete options.genid;
+  else if (typeof options.genid !== 'function') {
+    throw new SessConfigError('genid option must be a function');
+  }
+  for (const option of ['name', 'key'] as const) {
+    const value = options[option];
+    if (value !== undefined && value !== null && typeof value !== 'string') {
+      throw new SessConfigError(`${option} option must be a string`);
+    }
+  }
+  const timeout = options.storeTimeout;
+  if (
+    timeout !== undefined &&
+    !(typeof timeout === 'number' && timeout >= 1 && timeout <= MAX_TIMER_MS)
+  ) {
+    throw new SessConfigError(
+      `storeTimeout option must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`,
+    );
+  }
+  const cookie = options.cookie;
+  if (!cookie) {
+    delete options.cookie;
+  } else if (typeof cookie === 'function') {
+    options.cookie = (request: Req) => normalizeCookieOptions(cookie(request));
+  } else if (typeof cookie === 'object') {
+    options.cookie = normalizeCookieOptions(cookie);
+  } else {
+    throw new SessConfigError('argument options must be a object');
+  }
+  return options;
+}
+
+let warnedMaxAgeDate = false;
+
+/** express-session's `maxAge` rules: a number, a Date (a fixed expiry, deprecated), or falsy. */
+function normalizeCookieOptions(options: CookieOptions): CookieOptions {
+  if (typeof options !== 'object' || options === null) return options;
+  const maxAge: unknown = options.maxAge;
+  if (maxAge instanceof Date) {
+    if (!warnedMaxAgeDate) {
+      warnedMaxAgeDate = true;
+      process.emitWarning(
+        'sess: cookie.maxAge as a Date is deprecated (as in express-session); pass a number of milliseconds, or use cookie.expires.',
+        'DeprecationWarning',
+      );
+    }
+    const { maxAge: _date, ...rest } = options;
+    return { ...rest, expires: maxAge };
+  }
+  if (maxAge && typeof maxAge !== 'number') {
+    throw new SessConfigError('maxAge must be a number or Date');
+  }
+  return options;
 }
 
 /** Browser rules for prefixed names, checked where express-session would let them fail silently. */

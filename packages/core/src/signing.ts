@@ -8,8 +8,14 @@ import { SessConfigError } from './errors.js';
  */
 export const SIGNED_PREFIX = 's:';
 
+/**
+ * A signing secret: a string, or raw bytes (a Buffer), as express-session
+ * (cookie-signature) accepts them.
+ */
+export type SecretKey = string | Uint8Array;
+
 /** `value.signature`, signed with `secret`. */
-export function sign(value: string, secret: string): string {
+export function sign(value: string, secret: SecretKey): string {
   return `${value}.${hmac(value, secret)}`;
 }
 
@@ -17,7 +23,7 @@ export function sign(value: string, secret: string): string {
  * The value inside `signed` if its signature matches `secret`, else `false`.
  * The comparison is timing-safe.
  */
-export function unsign(signed: string, secret: string): string | false {
+export function unsign(signed: string, secret: SecretKey): string | false {
   const dot = signed.lastIndexOf('.');
   if (dot <= 0) return false;
   const value = signed.slice(0, dot);
@@ -42,36 +48,47 @@ export interface UnsignedCookie {
  */
 export function unsignCookie(
   value: string,
-  secrets: readonly string[],
+  secrets: readonly SecretKey[],
   prefix: string = SIGNED_PREFIX,
 ): UnsignedCookie | null {
   if (!value.startsWith(prefix)) return null;
   const signed = value.slice(prefix.length);
   for (let index = 0; index < secrets.length; index++) {
-    const id = unsign(signed, secrets[index] as string);
+    const id = unsign(signed, secrets[index] as SecretKey);
     if (id !== false) return { id, secretIndex: index };
   }
   return null;
 }
 
 /** The cookie value for a session id, signed with the current secret, after `prefix` (default `s:`). */
-export function signCookie(id: string, secret: string, prefix: string = SIGNED_PREFIX): string {
+export function signCookie(id: string, secret: SecretKey, prefix: string = SIGNED_PREFIX): string {
   return prefix + sign(id, secret);
 }
 
-/** Accepts `secret` as express-session does (a string or a list) and checks it. */
-export function normalizeSecrets(secret: string | readonly string[] | undefined): string[] {
-  if (secret === undefined) throw new SessConfigError('the `secret` option is required');
-  const list = typeof secret === 'string' ? [secret] : [...secret];
-  if (list.length === 0) throw new SessConfigError('`secret` must not be an empty list');
+/**
+ * Accepts `secret` as express-session does (a string, a Buffer, or a list of
+ * them) and checks it. The messages are express-session's where it has one.
+ */
+export function normalizeSecrets(
+  secret: SecretKey | readonly SecretKey[] | undefined | null,
+): SecretKey[] {
+  if (secret === undefined || secret === null || secret === '') {
+    throw new SessConfigError('secret option required for sessions');
+  }
+  const list: unknown[] = Array.isArray(secret) ? [...secret] : [secret];
+  if (list.length === 0) {
+    throw new SessConfigError('secret option array must contain one or more strings');
+  }
   for (const item of list) {
-    if (typeof item !== 'string' || item.length === 0) {
-      throw new SessConfigError('every `secret` must be a non-empty string');
+    if (!(typeof item === 'string' || item instanceof Uint8Array) || item.length === 0) {
+      throw new SessConfigError(
+        'secret option must be a non-empty string or Buffer (or a list of them)',
+      );
     }
   }
-  return list;
+  return list as SecretKey[];
 }
 
-function hmac(value: string, secret: string): string {
+function hmac(value: string, secret: SecretKey): string {
   return createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '');
 }

@@ -274,9 +274,19 @@ describe('toSessionStore / isCallbackStore', () => {
     expect(await bridged.get('a')).toEqual(record);
   });
 
-  it('a toCallbackStore facade is unwrapped to the sess store inside', () => {
+  it('a toCallbackStore facade is served by the sess store inside while its methods are its own', async () => {
     const memory = new MemoryStore({ sweepInterval: 0 });
-    expect(toSessionStore(toCallbackStore(memory, EventEmitter))).toBe(memory);
+    const facade = toCallbackStore(memory, EventEmitter);
+    const store = toSessionStore(facade);
+    const record: SessionRecord = { cookie: { originalMaxAge: null }, n: 1 };
+    expect(await store.compareAndSet?.('a', null, record)).toBe(true);
+    expect(await memory.get('a')).toEqual(record);
+    // Patched by an app (issue 13): the facade's method is the one called, and
+    // compareAndSet, which would go around it, is no longer offered.
+    facade.get = (_sid, callback) => callback(new Error('simulated outage'));
+    await expect(store.get('a')).rejects.toThrow('simulated outage');
+    expect(store.compareAndSet).toBeUndefined();
+    await memory.close();
   });
 
   it('ENOENT from a callback store’s get means "no session", as in express-session', async () => {

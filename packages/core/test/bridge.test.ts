@@ -423,3 +423,83 @@ describe('round trip: fromCallbackStore(toCallbackStore(store))', () => {
     await inner.close();
   });
 });
+
+describe('fromCallbackStore: stores as they behave (issue 13)', () => {
+  it("a get error with code 'ENOENT' means no session; other codes stay errors", async () => {
+    const enoent = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+    const eacces = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    let next: Error = enoent;
+    const store = fromCallbackStore({
+      get: (_sid, cb) => cb(next),
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+    });
+    expect(await store.get('x')).toBeNull();
+    next = eacces;
+    await expect(store.get('x')).rejects.toBeInstanceOf(StoreError);
+  });
+
+  it('methods are looked up at each call: a patched method is the one called', async () => {
+    const legacy = new expressSession.MemoryStore();
+    const store = fromCallbackStore(legacy);
+    await store.set('x', live({ n: 1 }));
+    legacy.get = (_sid, cb) => cb(new Error('patched'));
+    await expect(store.get('x')).rejects.toThrow('patched');
+    expect(store.touch).toBeTypeOf('function');
+    (legacy as { touch?: unknown }).touch = undefined;
+    expect(store.touch).toBeUndefined();
+  });
+
+  it('a callbackStoreClass instance: its sess store directly while unpatched, compareAndSet only then', async () => {
+    const inner = new MemoryStore({ sweepInterval: 0 });
+    const bridge = toCallbackStore(inner, expressSession.Store);
+    const store = fromCallbackStore(bridge);
+    expect(store.compareAndSet).toBeTypeOf('function');
+    expect(await store.compareAndSet?.('x', null, live({ n: 1 }))).toBe(true);
+    expect((await inner.get('x'))?.n).toBe(1);
+    const original = bridge.set;
+    bridge.set = (_sid, _s, cb) => cb?.(new Error('read-only'));
+    expect(store.compareAndSet).toBeUndefined();
+    await expect(store.set('x', live({ n: 2 }))).rejects.toThrow('read-only');
+    bridge.set = original;
+    expect(store.compareAndSet).toBeTypeOf('function');
+    await store.set('x', live({ n: 3 }));
+    expect((await inner.get('x'))?.n).toBe(3);
+    await inner.close();
+  });
+
+  it('callback style: a returned promise that rejects first is the answer (an async method that threw)', async () => {
+    const store = fromCallbackStore({
+      get: async () => {
+        throw new Error('async throw');
+      },
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+    } as CallbackStore);
+    await expect(store.get('x')).rejects.toThrow('async throw');
+  });
+
+  it("answers: 'either' takes a returned promise when no callback comes", async () => {
+    const data = new Map<string, SessionRecord>();
+    const promiseOnly = {
+      get: async (id: string) => data.get(id) ?? null,
+      set: async (id: string, s: SessionRecord) => {
+        data.set(id, s);
+      },
+      destroy: async (id: string) => {
+        data.delete(id);
+      },
+    };
+    const store = fromCallbackStore(promiseOnly as unknown as CallbackStore, {
+      answers: 'either',
+    });
+    await store.set('x', live({ n: 5 }));
+    expect((await store.get('x'))?.n).toBe(5);
+    await store.destroy('x');
+    expect(await store.get('x')).toBeNull();
+    const callbackOnly = fromCallbackStore(promiseOnly as unknown as CallbackStore, {
+      timeout: 100,
+    });
+    await expect(callbackOnly.get('x')).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});

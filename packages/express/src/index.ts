@@ -6,6 +6,7 @@ import {
   Cookie,
   type Session as CoreSession,
   type RequestSession,
+  SessConfigError,
   SessionManager,
   type SessionOptions,
   type SessionStore,
@@ -54,6 +55,9 @@ export type SessionMiddleware = (
  * `app.use(session({ secret, store, cookie: { maxAge } }))`.
  */
 function session(options: SessionMiddlewareOptions): SessionMiddleware {
+  if (typeof options !== 'object' || options === null) {
+    throw new SessConfigError('secret option required for sessions');
+  }
   const given = options.store ?? new MemoryStore();
   const manager = new SessionManager<SessionRequest>({ ...options, store: toSessStore(given) });
   const proxy = options.proxy;
