@@ -112,7 +112,7 @@ function isNodeRedisClient(client: object): client is NodeRedisClient {
 export function connectionFor(client: unknown): Connection {
   if (typeof client !== 'object' || client === null) {
     throw new SessConfigError(
-      `redis store: \`client\` must be a Redis client, not ${String(client)}`,
+      `redis store: \`client\` must be an ioredis client (Redis, Cluster) or a node-redis v5 client (createClient, createCluster), not a ${typeof client}; to connect to a URL, pass it as \`url\``,
     );
   }
   if (isIoredis(client)) {
@@ -126,7 +126,12 @@ export function connectionFor(client: unknown): Connection {
   const nodeRedis = isNodeRedisCluster(client) || isNodeRedisClient(client);
   if (nodeRedis && typeof (client as NodeRedisClient).withTypeMapping !== 'function') {
     throw new SessConfigError(
-      'redis store: this node-redis client is older than v5 (or in legacy mode); pass a node-redis v5 client from createClient() or createCluster(), or an ioredis client',
+      'redis store: this node-redis client is older than v5; pass a node-redis v5 client from createClient() or createCluster(), or an ioredis client',
+    );
+  }
+  if (!nodeRedis && typeof (client as { sendCommand?: unknown }).sendCommand === 'function') {
+    throw new SessConfigError(
+      'redis store: a node-redis client in legacy mode (client.legacy()) is not supported; pass the client itself',
     );
   }
   if (isNodeRedisCluster(client)) return nodeRedisClusterConnection(client as NodeCluster);

@@ -1,0 +1,393 @@
+// The same store behaviour through each client (ioredis, node-redis v5) on one
+// server and on the 3-master cluster: layout, listings on every master, CAS,
+// the serializer (a promise-returning parse) and the ttl function's checks.
+import { randomBytes } from 'node:crypto';
+import {
+  SessConfigError,
+  type SessionRecord,
+  StoreClosedError,
+  StoreError,
+  StoreUnavailableError,
+} from '@sess/core';
+import { resolveService } from '@sess/store-conformance/services';
+import { Cluster, Redis } from 'ioredis';
+import { createClient, createCluster, RESP_TYPES } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisClient, RedisStore, type RedisStoreOptions } from '../src/index.js';
+
+const single = await resolveService('redis');
+const cluster = await resolveService('redis-cluster');
+
+const record = (data: Record<string, unknown> = {}, ttlMs: number | null = 3_600_000) => ({
+  cookie: {
+    originalMaxAge: ttlMs,
+    expires: ttlMs === null ? null : new Date(Date.now() + ttlMs).toISOString(),
+  },
+  ...data,
+});
+const newPrefix = () => `c_${randomBytes(4).toString('hex')}:`;
+
+const clusterNodes = cluster.available
+  ? cluster.url.split(',').map((entry) => {
+      const [host = '', port = ''] = entry.trim().split(':');
+      return { host, port: Number(port) };
+    })
+  : [];
+
+interface Setup {
+  name: string;
+  available: boolean;
+  /** A client of the kind under test, connected; and how to end it. */
+  connect: () => Promise<{ client: RedisClient; end: () => Promise<void> }>;
+  /** An ioredis client (or cluster) to look at what the store wrote. */
+  raw: () => Redis | Cluster;
+  clustered: boolean;
+}
+
+const setups: Setup[] = [
+  {
+    name: 'ioredis, single server',
+    available: single.available,
+    clustered: false,
+    connect: async () => {
+      const client = new Redis(single.available ? single.url : '');
+      return { client, end: async () => void (await client.quit()) };
+    },
+    raw: () => new Redis(single.available ? single.url : ''),
+  },
+  {
+    name: 'ioredis, cluster',
+    available: cluster.available,
+    clustered: true,
+    connect: async () => {
+      const client = new Cluster(clusterNodes);
+      return { client, end: async () => void (await client.quit()) };
+    },
+    raw: () => new Cluster(clusterNodes),
+  },
+  {
+    name: 'node-redis, single server',
+    available: single.available,
+    clustered: false,
+    connect: async () => {
+      const client = createClient({ url: single.available ? single.url : '' });
+      await client.connect();
+      return { client, end: () => client.close() };
+    },
+    raw: () => new Redis(single.available ? single.url : ''),
+  },
+  {
+    name: 'node-redis, cluster',
+    available: cluster.available,
+    clustered: true,
+    connect: async () => {
+      const client = createCluster({
+        rootNodes: clusterNodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
+      });
+      await client.connect();
+      return { client, end: () => client.close() };
+    },
+    raw: () => new Cluster(clusterNodes),
+  },
+];
+
+for (const setup of setups) {
+  describe.skipIf(!setup.available)(
+    `RedisStore through ${setup.name}${setup.available ? '' : ' (SKIPPED: service not set)'}`,
+    () => {
+      let client: RedisClient;
+      let end: () => Promise<void>;
+      const raw = setup.raw();
+      const stores: RedisStore[] = [];
+      const open = (options: Omit<RedisStoreOptions, 'client'> = {}) => {
+        const store = new RedisStore({ client, prefix: newPrefix(), ...options });
+        stores.push(store);
+        return store;
+      };
+      beforeAll(async () => {
+        ({ client, end } = await setup.connect());
+      });
+      afterAll(async () => {
+        for (const store of stores) await store.clear().catch(() => undefined);
+        for (const store of stores) await store.close();
+        await end();
+        raw.disconnect();
+      });
+
+      it("writes connect-redis's layout: <prefix><id>, the record as JSON, a millisecond expiry", async () => {
+        const store = open();
+        const written = record({ user: 'ada' }, 90_000);
+        await store.set('abc', written);
+        expect(await raw.type(`${store.prefix}abc`)).toBe('string');
+        expect(JSON.parse((await raw.get(`${store.prefix}abc`)) ?? '')).toEqual(written);
+        const pexpireAt = await raw.pexpiretime(`${store.prefix}abc`);
+        expect(Math.abs(pexpireAt - Date.parse(written.cookie.expires as string))).toBeLessThan(
+          200,
+        );
+        expect(await store.get('abc')).toEqual(written);
+        // touch moves only the expiry; a past expiry at set time deletes
+        await store.touch('abc', record({ ignored: true }, 7_200_000));
+        expect(await raw.pttl(`${store.prefix}abc`)).toBeGreaterThan(7_100_000);
+        expect(JSON.parse((await raw.get(`${store.prefix}abc`)) ?? '')).toEqual(written);
+        await store.set('abc', record({}, -1_000));
+        expect(await raw.exists(`${store.prefix}abc`)).toBe(0);
+      });
+
+      it('lists, counts and clears keys on every master; destroys many ids across slots', async () => {
+        // Small SCAN pages on the (otherwise empty) cluster; the shared server holds many other keys.
+        const store = open({ scanCount: setup.clustered ? 10 : 1_000 });
+        const ids = Array.from({ length: 60 }, (_, i) => `k-${i}`);
+        await Promise.all(ids.map((id) => store.set(id, record({ id }))));
+        if (raw instanceof Cluster) {
+          // The keys really are spread: every master holds some.
+          const perMaster = await Promise.all(
+            raw.nodes('master').map(async (m) => (await m.keys(`${store.prefix}*`)).length),
+          );
+          expect(perMaster).toHaveLength(3);
+          expect(perMaster.every((n) => n > 0)).toBe(true);
+        }
+        expect((await store.ids()).sort()).toEqual([...ids].sort());
+        expect(await store.length()).toBe(60);
+        const all = await store.all();
+        expect(Object.keys(all).length).toBe(60);
+        expect(all['k-7']?.id).toBe('k-7');
+        await store.destroy(['k-0', 'k-1', 'k-2', 'k-3', 'k-4']);
+        expect(await store.length()).toBe(55);
+        await store.clear();
+        expect(await store.length()).toBe(0);
+        expect(await raw.exists(`${store.prefix}k-9`)).toBe(0);
+      }, 20_000);
+
+      it('compareAndSet: swaps, refuses a stale expectation, and reloads its script after SCRIPT FLUSH', async () => {
+        const store = open();
+        expect(await store.compareAndSet('c', null, record({ v: 1 }))).toBe(true);
+        const current = await store.get('c');
+        expect(await store.compareAndSet('c', current, record({ v: 2 }))).toBe(true);
+        expect(await store.compareAndSet('c', current, record({ v: 3 }))).toBe(false);
+        expect((await store.get('c'))?.v).toBe(2);
+        // Same JSON with other bytes (as another writer may store it) still swaps.
+        const spaced = `{ "v": 2,\n "cookie": ${JSON.stringify(record().cookie)} }`;
+        await raw.set(`${store.prefix}c`, spaced, 'EX', 60);
+        expect(await store.compareAndSet('c', await store.get('c'), record({ v: 4 }))).toBe(true);
+        expect((await store.get('c'))?.v).toBe(4);
+        const masters = raw instanceof Cluster ? raw.nodes('master') : [raw];
+        await Promise.all(masters.map((m) => m.script('FLUSH')));
+        expect(await store.compareAndSet('c', await store.get('c'), record({ v: 5 }))).toBe(true);
+        expect((await store.get('c'))?.v).toBe(5);
+        expect(await raw.pttl(`${store.prefix}c`)).toBeGreaterThan(3_500_000);
+      });
+
+      it('awaits a serializer parse that returns a promise (get, all, compareAndSet); a rejected one reads as missing', async () => {
+        const serializer = {
+          stringify: (s: SessionRecord) => JSON.stringify(s),
+          parse: async (text: string) => {
+            await new Promise((r) => setTimeout(r, 1));
+            if (text.includes('"reject"')) throw new Error('cannot parse');
+            return JSON.parse(text) as unknown;
+          },
+        };
+        const store = open({ serializer });
+        const written = record({ user: 'grace' });
+        await store.set('p', written);
+        expect(await store.get('p')).toEqual(written);
+        expect((await store.all()).p).toEqual(written);
+        expect(await store.compareAndSet('p', written, record({ user: 'ada' }))).toBe(true);
+        expect((await store.get('p'))?.user).toBe('ada');
+        // The byte-different path of compareAndSet parses the stored value too.
+        const spaced = `{ "user": "ada", "cookie": ${JSON.stringify(written.cookie)} }`;
+        await raw.set(`${store.prefix}p`, spaced, 'EX', 60);
+        const seen = await store.get('p');
+        expect(seen?.user).toBe('ada');
+        expect(await store.compareAndSet('p', seen, record({ user: 'lin' }))).toBe(true);
+        await raw.set(`${store.prefix}bad`, JSON.stringify(record({ reject: 1 })), 'EX', 60);
+        expect(await store.get('bad')).toBeNull();
+        expect(Object.keys(await store.all()).sort()).toEqual(['p']);
+      });
+
+      it('a ttl function that returns NaN, Infinity or a non-number is a SessConfigError naming the fix, and nothing is written', async () => {
+        const results: unknown[] = [Number.NaN, Number.POSITIVE_INFINITY, '3600', undefined];
+        for (const result of results) {
+          const store = open({ ttl: () => result as number });
+          for (const [name, run] of [
+            ['set', () => store.set('x', record())],
+            ['touch', () => store.touch('x', record())],
+            ['compareAndSet', () => store.compareAndSet('x', null, record())],
+          ] as const) {
+            const error = await run().then(
+              () => new Error(`${name} resolved`),
+              (e: unknown) => e,
+            );
+            expect(error, `${name} with ${String(result)}`).toBeInstanceOf(SessConfigError);
+            expect((error as Error).message).toMatch(/ttl function returned/);
+            expect((error as Error).message).toMatch(/finite number of milliseconds/);
+            expect((error as Error).message).toMatch(/originalMaxAge/);
+          }
+          expect(await raw.exists(`${store.prefix}x`)).toBe(0);
+        }
+        // A ported connect-redis function reading cookie.maxAge (absent in a stored record):
+        const ported = open({
+          ttl: (s) => ((s.cookie as { maxAge?: number }).maxAge as number) / 1000,
+        });
+        await expect(ported.set('y', record())).rejects.toThrow(/returned NaN/);
+        // A finite result is used as it is (rounded up to whole milliseconds).
+        const fine = open({ ttl: () => 60_000.4 });
+        await fine.set('z', record());
+        expect(await raw.pttl(`${fine.prefix}z`)).toBeGreaterThan(59_000);
+        expect(await raw.pttl(`${fine.prefix}z`)).toBeLessThanOrEqual(60_001);
+      });
+
+      it('a serializer whose stringify does not return a string is a SessConfigError', async () => {
+        const store = open({
+          serializer: {
+            stringify: (s: SessionRecord) => Promise.resolve(JSON.stringify(s)) as never,
+            parse: JSON.parse,
+          },
+        });
+        await expect(store.set('s', record())).rejects.toBeInstanceOf(SessConfigError);
+        expect(await raw.exists(`${store.prefix}s`)).toBe(0);
+      });
+
+      it('close() leaves the given client open; later calls reject with StoreClosedError', async () => {
+        const store = new RedisStore({ client, prefix: newPrefix() });
+        await store.set('x', record());
+        await store.close();
+        await store.close();
+        await expect(store.get('x')).rejects.toBeInstanceOf(StoreClosedError);
+        expect(await raw.exists(`${store.prefix}x`)).toBe(1);
+        // The client still works for the application.
+        const again = open({ prefix: store.prefix });
+        expect(await again.get('x')).not.toBeNull();
+      });
+    },
+  );
+}
+
+describe('RedisStore `client` checks', () => {
+  it('refuses what is not an ioredis or node-redis v5 client, naming what it takes', () => {
+    for (const client of [{}, { get: () => null }, 'redis://127.0.0.1']) {
+      expect(() => new RedisStore({ client: client as never })).toThrow(SessConfigError);
+      expect(() => new RedisStore({ client: client as never })).toThrow(
+        /ioredis client .*node-redis v5 client/,
+      );
+    }
+    // node-redis v4's shape: no withTypeMapping
+    const v4 = { isOpen: true, sendCommand: async () => null };
+    expect(() => new RedisStore({ client: v4 as never })).toThrow(/older than v5/);
+    const legacy = createClient({ url: 'redis://127.0.0.1:1' }).legacy();
+    expect(() => new RedisStore({ client: legacy as never })).toThrow(/legacy mode/);
+    const prefixed = new Redis({ lazyConnect: true, keyPrefix: 'app:' });
+    expect(() => new RedisStore({ client: prefixed })).toThrow(/keyPrefix/);
+    prefixed.disconnect();
+  });
+});
+
+describe.skipIf(!single.available)(
+  `RedisStore on node-redis, one server${single.available ? '' : ' (SKIPPED: SESS_REDIS_URL not set)'}`,
+  () => {
+    const url = single.available ? single.url : '';
+    const client = createClient({ url });
+    const raw = new Redis(url, { lazyConnect: true });
+    beforeAll(async () => {
+      await client.connect();
+      await raw.connect();
+    });
+    afterAll(async () => {
+      await client.close();
+      raw.disconnect();
+    });
+
+    it('set is one SET … PX, get one GET, touch one PEXPIRE, compareAndSet one EVALSHA (MONITOR)', async () => {
+      const store = new RedisStore({ client, prefix: newPrefix() });
+      await store.compareAndSet('m', null, record({ v: 0 })); // loads the script
+      const current = record({ v: 1 });
+      const commands = await monitor(url, async () => {
+        await store.set('m', current);
+        await store.get('m');
+        await store.touch('m', record({ v: 'ignored' }, 7_200_000));
+        await store.compareAndSet('m', current, record({ v: 2 }));
+      });
+      const mine = commands.filter((line) => line.includes(store.prefix));
+      // (MONITOR then lists the GET and SET the script itself runs.)
+      expect(mine.map((line) => line.split(' ')[0]).slice(0, 4)).toEqual([
+        '"set"',
+        '"get"',
+        '"pexpire"',
+        '"evalsha"',
+      ]);
+      expect(mine.filter((line) => line.startsWith('"eval'))).toHaveLength(1);
+      expect(mine[0]).toMatch(/"PX" "\d+"$/);
+      await store.clear();
+    });
+
+    it("works whatever the client's RESP version and type mapping (RESP3, bulk strings as Buffers)", async () => {
+      const resp3 = createClient({ url, RESP: 3 });
+      await resp3.connect();
+      const buffers = resp3.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+      try {
+        const store = new RedisStore({ client: buffers, prefix: newPrefix() });
+        const written = record({ user: 'ada' });
+        await store.set('b', written);
+        expect(await store.get('b')).toEqual(written);
+        expect(await store.ids()).toEqual(['b']);
+        expect(await store.all()).toEqual({ b: written });
+        expect(await store.compareAndSet('b', written, record({ user: 'lin' }))).toBe(true);
+        expect(await store.compareAndSet('b', written, record({ user: 'x' }))).toBe(false);
+        expect((await store.get('b'))?.user).toBe('lin');
+        await store.clear();
+        expect(await store.length()).toBe(0);
+      } finally {
+        await resp3.close();
+      }
+    });
+
+    it('a client that was never connected (or was closed) rejects with StoreUnavailableError', async () => {
+      const idle = createClient({ url });
+      const store = new RedisStore({ client: idle, prefix: newPrefix() });
+      const error = await store.get('x').then(
+        () => new Error('resolved'),
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as StoreError).cause).toBeDefined();
+      await expect(store.set('x', record())).rejects.toBeInstanceOf(StoreUnavailableError);
+    });
+
+    it('a server error reply is a StoreError (not "unavailable"), as with ioredis', async () => {
+      const store = new RedisStore({ client, prefix: newPrefix() });
+      await raw.hset(`${store.prefix}hash`, 'f', 'v');
+      const error = await store.get('hash').then(
+        () => new Error('resolved'),
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).not.toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toMatch(/WRONGTYPE/);
+      await raw.del(`${store.prefix}hash`);
+    });
+
+    it('the client is the one given, typed as such', async () => {
+      const store = new RedisStore({ client, prefix: newPrefix() });
+      // store.client keeps node-redis's own type: its methods are callable without a cast.
+      expect(await store.client.ping()).toBe('PONG');
+      expect(store.client).toBe(client);
+    });
+  },
+);
+
+/** The commands Redis receives while `work` runs, as MONITOR prints them (without timestamps). */
+async function monitor(url: string, work: () => Promise<void>): Promise<string[]> {
+  const client = new Redis(url);
+  const watcher = await client.monitor();
+  const lines: string[] = [];
+  watcher.on('monitor', (_time: string, args: string[]) => {
+    lines.push(args.map((a, i) => (i === 0 ? `"${a.toLowerCase()}"` : `"${a}"`)).join(' '));
+  });
+  try {
+    await work();
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    watcher.disconnect();
+    client.disconnect();
+  }
+  return lines;
+}
