@@ -14,6 +14,7 @@ import { Cluster, Redis } from 'ioredis';
 import { createClient, createCluster, RESP_TYPES } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisClient, RedisStore, type RedisStoreOptions } from '../src/index.js';
+import { monitor } from './monitor.js';
 
 const single = await resolveService('redis');
 const cluster = await resolveService('redis-cluster');
@@ -373,21 +374,3 @@ describe.skipIf(!single.available)(
     });
   },
 );
-
-/** The commands Redis receives while `work` runs, as MONITOR prints them (without timestamps). */
-async function monitor(url: string, work: () => Promise<void>): Promise<string[]> {
-  const client = new Redis(url);
-  const watcher = await client.monitor();
-  const lines: string[] = [];
-  watcher.on('monitor', (_time: string, args: string[]) => {
-    lines.push(args.map((a, i) => (i === 0 ? `"${a.toLowerCase()}"` : `"${a}"`)).join(' '));
-  });
-  try {
-    await work();
-    await new Promise((r) => setTimeout(r, 50));
-  } finally {
-    watcher.disconnect();
-    client.disconnect();
-  }
-  return lines;
-}
