@@ -1,16 +1,25 @@
 import { createHash } from 'node:crypto';
 import {
+  backgroundErrorReporter,
+  checkStoreOptions,
   DEFAULT_TTL_MS,
+  type Duration,
   encodeRecord,
+  intervalRule,
   isSessionRecord,
+  lifetimeRule,
+  optionalDuration,
+  type Pruner,
   SessConfigError,
   type SessionRecord,
   type SessionStore,
   StoreClosedError,
   StoreError,
+  type StoreErrorHandler,
   type StoreOperation,
   StoreUnavailableError,
   sessionExpiresAt,
+  startPruner,
   withDeadline,
 } from '@sess/core';
 import pg from 'pg';
@@ -36,10 +45,31 @@ export interface PostgresStoreOptions {
    * (see `schema.sql` in this package's README).
    */
   createTableIfMissing?: boolean;
-  /** Lifetime in ms of a session whose cookie has no `expires`. Default one day. */
-  ttl?: number;
-  /** How often expired rows are deleted, in ms; `0`/`false` disables it. Default 15 minutes. */
-  pruneInterval?: number | false;
+  /**
+   * Lifetime of a session whose cookie has no `expires`: milliseconds (at least one hour as a
+   * plain number: connect-pg-simple's `ttl` counts seconds, and `ttl: 86400` is refused) or a
+   * unit (`'1d'`). Default one day, as connect-pg-simple.
+   */
+  ttl?: Duration;
+  /**
+   * How often expired rows are deleted: milliseconds (at least a minute as a plain number) or a
+   * unit (`'15m'`); `0`/`false` disables it. Default 15 minutes, each delay spread over
+   * 50%–150% (as connect-pg-simple), and one process at a time deletes (an advisory lock).
+   */
+  pruneInterval?: Duration | false;
+  /** Make `touch` a no-op, as connect-pg-simple's option. Default `false`. */
+  disableTouch?: boolean;
+  /** Receives background failures (a failed prune, an idle connection lost). Default: a process warning. */
+  onError?: StoreErrorHandler;
+  /** connect-pg-simple's name for `connectionString`: the same. */
+  conString?: string;
+  /** connect-pg-simple's name for `poolOptions`: the same. */
+  conObject?: pg.PoolConfig;
+  /**
+   * connect-pg-simple's logger, called as there with a label and the error
+   * (`errorLog('Failed to prune sessions:', error)`); the same as `onError` otherwise.
+   */
+  errorLog?: (...args: unknown[]) => void;
   /**
    * Bound for one store operation (pool wait included), and for `close()`, in ms.
    * Default 5,000. A pool you give keeps its own timeouts: set its
@@ -49,6 +79,35 @@ export interface PostgresStoreOptions {
 }
 
 const NAME = 'postgres';
+
+const KNOWN_OPTIONS = [
+  'pool',
+  'connectionString',
+  'poolOptions',
+  'schemaName',
+  'tableName',
+  'createTableIfMissing',
+  'ttl',
+  'pruneInterval',
+  'timeout',
+  'disableTouch',
+  'onError',
+  'conString',
+  'conObject',
+  'errorLog',
+] as const;
+
+const INCUMBENT_OPTIONS = {
+  pgPromise:
+    'pass the pg Pool under your pg-promise database instead: `pool: db.$pool` (the same connections)',
+  pruneSessionInterval:
+    "connect-pg-simple counts it in seconds; sess's option is `pruneInterval`, in milliseconds or with a unit " +
+    "(pruneSessionInterval: 60 is pruneInterval: '60s'; false is pruneInterval: false)",
+  pruneSessionRandomizedInterval:
+    'sess always spreads each prune delay over 50%–150% of `pruneInterval` (connect-pg-simple’s default ' +
+    'randomizer) and lets one process at a time prune (an advisory lock); remove the option (a custom ' +
+    'randomizer or turning it off is not supported)',
+} as const;
 /**
  * One advisory lock for every table creation by this store: creations are
  * rare, and a single key cannot be split by two spellings of one table
@@ -90,12 +149,19 @@ export class PostgresStore implements SessionStore {
   readonly #ttl: number;
   readonly #timeout: number;
   readonly #createTable: boolean;
+  readonly #disableTouch: boolean;
   readonly #sql: ReturnType<typeof statements>;
+  readonly #pruneLock: string;
   #ready: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #pruner: Pruner | undefined;
   #closed = false;
 
   constructor(options: PostgresStoreOptions = {}) {
+    checkStoreOptions(options, {
+      store: 'postgres store',
+      known: KNOWN_OPTIONS,
+      incumbent: INCUMBENT_OPTIONS,
+    });
     const tableName = options.tableName ?? 'session';
     for (const [label, name] of [
       ['tableName', tableName],
@@ -107,44 +173,86 @@ export class PostgresStore implements SessionStore {
         throw new SessConfigError(`postgres store: ${label} must be 1 to 63 bytes, no NUL`);
       }
     }
+    for (const [ours, theirs] of [
+      ['connectionString', 'conString'],
+      ['poolOptions', 'conObject'],
+      ['onError', 'errorLog'],
+    ] as const) {
+      if (options[ours] !== undefined && options[theirs] !== undefined) {
+        throw new SessConfigError(
+          `postgres store: give \`${ours}\` or \`${theirs}\` (connect-pg-simple's name), not both`,
+        );
+      }
+    }
     this.table = options.schemaName
       ? `${pg.escapeIdentifier(options.schemaName)}.${pg.escapeIdentifier(tableName)}`
       : pg.escapeIdentifier(tableName);
     this.#sql = statements(this.table, tableName);
-    this.#ttl = options.ttl ?? DEFAULT_TTL_MS;
+    this.#pruneLock = `sess:store-postgres:prune:${this.table}`;
+    this.#ttl = optionalDuration(
+      options.ttl,
+      lifetimeRule('postgres store: ttl', { unit: 'seconds', incumbent: 'connect-pg-simple' }),
+      DEFAULT_TTL_MS,
+    );
+    const every =
+      options.pruneInterval === undefined
+        ? 15 * 60_000
+        : optionalDuration(options.pruneInterval, intervalRule('postgres store: pruneInterval'), 0);
     this.#timeout = options.timeout ?? 5_000;
     this.#createTable = options.createTableIfMissing ?? false;
-    if (!(this.#ttl > 0)) throw new SessConfigError('postgres store: ttl must be positive');
+    this.#disableTouch = options.disableTouch ?? false;
     if (!(this.#timeout > 0)) throw new SessConfigError('postgres store: timeout must be positive');
+    const { errorLog } = options;
+    if (errorLog !== undefined && typeof errorLog !== 'function') {
+      throw new SessConfigError('postgres store: errorLog must be a function');
+    }
+    const report = backgroundErrorReporter(
+      errorLog
+        ? (error) =>
+            errorLog(
+              `${error.operation === 'connect' ? 'PG Pool error' : 'Failed to prune sessions'}:`,
+              error,
+            )
+        : options.onError,
+    );
 
+    const connectionString = options.connectionString ?? options.conString;
+    const poolOptions = options.poolOptions ?? options.conObject;
     this.#ownsPool = options.pool === undefined;
     if (options.pool) {
       this.pool = options.pool;
     } else {
-      if (!options.connectionString && !options.poolOptions) {
-        throw new SessConfigError('postgres store: give a `pool` or a `connectionString`');
+      if (!connectionString && !poolOptions) {
+        throw new SessConfigError(
+          'postgres store: give a `pool` or a `connectionString` (connect-pg-simple fell back to ' +
+            'DATABASE_URL; sess reads no environment variable: connectionString: process.env.DATABASE_URL)',
+        );
       }
       this.pool = new pg.Pool({
-        connectionString: options.connectionString,
+        connectionString,
         connectionTimeoutMillis: this.#timeout,
         // pg drops a connection whose query outlives this, so a server that
         // stops answering cannot hold the pool (or close()) forever.
         query_timeout: this.#timeout,
         idleTimeoutMillis: 10_000,
         allowExitOnIdle: true,
-        ...options.poolOptions,
+        ...poolOptions,
       });
       // An idle client that loses its connection emits here; without a
-      // listener that would crash the process. The next query reports it.
-      this.pool.on('error', () => undefined);
+      // listener that would crash the process. The next query fails too.
+      this.pool.on('error', (cause) =>
+        report(
+          new StoreUnavailableError(NAME, 'connect', 'an idle connection was lost', { cause }),
+        ),
+      );
     }
 
-    const every = options.pruneInterval === false ? 0 : (options.pruneInterval ?? 15 * 60_000);
     if (every > 0) {
-      this.#timer = setInterval(() => {
-        this.prune().catch(() => undefined); // retried on the next tick
-      }, every);
-      this.#timer.unref();
+      this.#pruner = startPruner({
+        every,
+        run: () => this.#pruneOnce(),
+        report: (error) => report(storeError('clear', error)),
+      });
     }
   }
 
@@ -161,6 +269,7 @@ export class PostgresStore implements SessionStore {
   }
 
   async touch(id: string, session: SessionRecord): Promise<void> {
+    if (this.#disableTouch) return;
     const expire = this.#expiresAt(session);
     const now = Date.now();
     if (expire <= now) await this.#query('touch', this.#sql.destroyLive, [id, now]);
@@ -239,9 +348,18 @@ export class PostgresStore implements SessionStore {
     }
   }
 
-  /** Delete expired rows now; resolves how many went. Runs on the prune timer too. */
+  /** Delete expired rows now; resolves how many went. */
   async prune(now: number = Date.now()): Promise<number> {
     const result = await this.#query('clear', this.#sql.prune, [now]);
+    return result.rowCount ?? 0;
+  }
+
+  /**
+   * The background prune: the same DELETE, run only by the process that gets a
+   * transaction-scoped advisory lock on this table (the others skip this round).
+   */
+  async #pruneOnce(): Promise<number> {
+    const result = await this.#query('clear', this.#sql.pruneLocked, [Date.now(), this.#pruneLock]);
     return result.rowCount ?? 0;
   }
 
@@ -250,8 +368,8 @@ export class PostgresStore implements SessionStore {
    * given stays open). Bounded by `timeout`; idempotent.
    */
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#pruner?.stop();
+    this.#pruner = undefined;
     if (this.#closed) return;
     this.#closed = true;
     if (!this.#ownsPool) return;
@@ -364,6 +482,8 @@ function statements(table: string, tableName: string) {
     length: `SELECT count(*) AS count FROM ${table} WHERE expire > ${ts(1)}`,
     clear: `DELETE FROM ${table}`,
     prune: `DELETE FROM ${table} WHERE expire <= ${ts(1)}`,
+    pruneLocked: `WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtext($2)) AS held)
+      DELETE FROM ${table} USING lock WHERE lock.held AND expire <= ${ts(1)}`,
     liveExists: `SELECT 1 FROM ${table} WHERE sid = $1 AND expire > ${ts(2)}`,
     insertIfAbsent: `INSERT INTO ${table} AS t (sid, sess, expire) VALUES ($1, $2, ${ts(3)})
       ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire

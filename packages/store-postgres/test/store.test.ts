@@ -103,7 +103,7 @@ describe.skipIf(skip)('PostgresStore', () => {
   });
 
   it('prunes on its interval, and close() stops it', async () => {
-    const store = open({ pruneInterval: 100 });
+    const store = open({ pruneInterval: '100ms' });
     await store.set('short', record({}, 50));
     await new Promise((r) => setTimeout(r, 400));
     const rows = await pool.query(`SELECT count(*) FROM ${store.table}`);
