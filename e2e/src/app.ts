@@ -8,6 +8,8 @@ declare module '@sess/core' {
   interface SessionData {
     views: number;
     user: string;
+    a: number;
+    b: number;
   }
 }
 
@@ -25,7 +27,8 @@ export type AppOptions = Partial<SessionMiddlewareOptions> & {
  * - `/peek` reads the count without changing anything;
  * - `/login` regenerates the id (keeping `views`), `/logout` destroys with `clearCookie`;
  * - `/api` is `/` for a cross-origin `fetch` with credentials;
- * - `/embed?src=` is a page that frames `src` (the cross-site parent).
+ * - `/embed?src=` is a page that frames `src` (the cross-site parent);
+ * - `/later?key=a|b&ms=` sets one key after a pause, `/keys` shows both (parallel requests).
  */
 export function createApp(options: AppOptions = {}): Express {
   const { trustProxy, cors, ...sessionOptions } = options;
@@ -75,6 +78,14 @@ export function createApp(options: AppOptions = {}): Express {
     res.send(
       `<!doctype html><title>embed</title><iframe id="child" src="${encodeURI(src)}"></iframe>`,
     );
+  });
+  app.get('/keys', (req, res) => {
+    res.json({ a: req.session.a ?? 0, b: req.session.b ?? 0 });
+  });
+  app.get('/later', async (req, res) => {
+    await new Promise((resolve) => setTimeout(resolve, Number(req.query.ms)));
+    req.session[req.query.key === 'a' ? 'a' : 'b'] = 1;
+    res.json({ a: req.session.a ?? 0, b: req.session.b ?? 0 });
   });
   return app;
 }

@@ -207,5 +207,17 @@ describe.skipIf(!chromiumFound.available)(suiteTitle('cookie attribute rules in 
         sessionIdOf(cookie?.value ?? ''),
       );
     });
+
+    it('also when cookie is a function of the request (README difference 10)', async () => {
+      const make = () =>
+        createApp({ name: 'sid', cookie: () => ({ secure: 'auto', sameSite: 'auto' }) });
+      const tls = await t.serve(make(), true);
+      await t.open(tls.url('/'));
+      expect(await t.browser().cookies('sid')).toMatchObject([{ sameSite: 'None', secure: true }]);
+      await t.browser().reset();
+      const plain = await t.serve(make());
+      await t.open(plain.url('/'));
+      expect(await t.browser().cookies('sid')).toMatchObject([{ sameSite: 'Lax', secure: false }]);
+    });
   });
 });
