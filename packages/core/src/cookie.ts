@@ -1,6 +1,19 @@
 import { serialize } from 'cookie';
 import type { CookiePriority, SameSiteOption, StoredCookie } from './types.js';
 
+/**
+ * The latest expiry a cookie carries: 9999-12-31T23:59:59.000Z. A later date
+ * has a year of more than four digits, which browsers cannot parse in
+ * `Expires` (RFC 6265 5.1.1), and past 275760 there is no Date at all. A
+ * lifetime that reaches further ("remember me forever") is clamped to it.
+ */
+export const MAX_COOKIE_EXPIRES = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+/** `SameSite=None`, however it is spelled (the serializer lowercases it). */
+export function isSameSiteNone(sameSite: unknown): boolean {
+  return typeof sameSite === 'string' && sameSite.toLowerCase() === 'none';
+}
+
 /** Cookie options as express-session takes them. */
 export interface CookieOptions {
   /** Lifetime in ms; `null`/absent makes a browser-session cookie. */
@@ -53,7 +66,10 @@ export class Cookie {
     // `expires: false` is what express-session stores after the common
     // `req.session.cookie.expires = false` (a browser-session cookie).
     if (expires !== undefined && expires !== null && (expires as unknown) !== false) {
-      this.expires = expires instanceof Date ? expires : new Date(expires);
+      // A stored string that is not a date (a damaged record): no expiry, rather
+      // than a cookie that cannot be serialized. An invalid Date option throws.
+      const date = expires instanceof Date ? expires : new Date(expires);
+      this.expires = expires instanceof Date || !Number.isNaN(date.getTime()) ? date : null;
     } else if (typeof maxAge === 'number') {
       this.maxAge = maxAge;
     }
@@ -67,9 +83,19 @@ export class Cookie {
     return this.#expires;
   }
 
-  /** A Date, or `null` for a browser-session cookie (`false`, as express-session users write it, too). */
+  /**
+   * A Date, or `null` for a browser-session cookie (`false`, as express-session
+   * users write it, too). A date past {@link MAX_COOKIE_EXPIRES} is clamped to
+   * it, one before 1970 to 1970; an invalid Date throws a TypeError.
+   */
   set expires(date: Date | null) {
-    this.#expires = date instanceof Date ? date : null;
+    if (date instanceof Date) {
+      const ms = date.getTime();
+      if (Number.isNaN(ms)) throw new TypeError('expires must be a valid Date');
+      this.#expires = ms > MAX_COOKIE_EXPIRES || ms < 0 ? new Date(clampExpiry(ms)) : date;
+    } else {
+      this.#expires = null;
+    }
     this.originalMaxAge = this.maxAge;
   }
 
@@ -87,7 +113,8 @@ export class Cookie {
     if (typeof ms === 'number' && !Number.isFinite(ms)) {
       throw new TypeError('maxAge must be a finite number of milliseconds');
     }
-    this.expires = typeof ms === 'number' ? new Date(Date.now() + ms) : null;
+    // A lifetime beyond the last cookie date is clamped to it (never an invalid Date).
+    this.expires = typeof ms === 'number' ? new Date(clampExpiry(Date.now() + ms)) : null;
   }
 
   /** Restart the lifetime from now (what express-session's `touch()` does). */
@@ -114,7 +141,10 @@ export class Cookie {
     return this.data;
   }
 
-  /** `Set-Cookie` value for `name=value` with these options. */
+  /**
+   * `Set-Cookie` value for `name=value` with these options. `Partitioned` is
+   * written only with `Secure`: browsers drop a partitioned cookie without it.
+   */
   serialize(name: string, value: string): string {
     return serialize(name, value, {
       expires: this.#expires ?? undefined,
@@ -123,8 +153,13 @@ export class Cookie {
       httpOnly: this.httpOnly,
       secure: this.secure,
       sameSite: this.sameSite,
-      partitioned: this.partitioned,
+      partitioned: this.partitioned === true && this.secure === true,
       priority: this.priority,
     });
   }
+}
+
+/** An expiry in epoch ms, within what a cookie (and a Date) can carry. */
+function clampExpiry(ms: number): number {
+  return Math.max(0, Math.min(MAX_COOKIE_EXPIRES, ms));
 }

@@ -36,6 +36,8 @@ export type StoreOperation =
 export class StoreError extends SessError {
   readonly operation: StoreOperation;
   readonly store: string;
+  /** The message without the `<store> store: <operation> failed: ` prefix. */
+  readonly detail: string;
 
   constructor(
     store: string,
@@ -50,6 +52,7 @@ export class StoreError extends SessError {
     );
     this.store = store;
     this.operation = operation;
+    this.detail = message;
   }
 }
 
@@ -93,6 +96,32 @@ export class SessionConflictError extends SessError {
     super('SESS_CONFLICT', `session keys changed by a parallel request: ${keys.join(', ')}`);
     this.keys = keys;
   }
+}
+
+/** What stands in for a session id cut out of an error message. */
+export const REDACTED_ID = '[session id]';
+
+/**
+ * Cut a session id out of an error's message and stack, in place, and
+ * return the error. A store's (or its driver's) message may quote the key
+ * it failed on; messages of sess errors never carry one. Only the store's
+ * detail is searched, so a short id never mangles the `<store> store:
+ * <operation> failed` prefix. `cause` is left as the driver made it.
+ */
+export function redactSessionId<E extends SessError>(error: E, id: string | undefined): E {
+  if (!id) return error;
+  const message = error.message;
+  const prefixLength = error instanceof StoreError ? message.length - error.detail.length : 0;
+  if (message.indexOf(id, prefixLength) === -1) return error;
+  const redacted =
+    message.slice(0, prefixLength) + message.slice(prefixLength).split(id).join(REDACTED_ID);
+  if (error instanceof StoreError) {
+    (error as { detail: string }).detail = error.detail.split(id).join(REDACTED_ID);
+  }
+  const stack = error.stack;
+  error.message = redacted;
+  if (typeof stack === 'string') error.stack = stack.replace(message, () => redacted);
+  return error;
 }
 
 export function isSessError(value: unknown): value is SessError {

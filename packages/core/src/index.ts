@@ -9,11 +9,13 @@ export {
   toCallbackStore,
   toSessionStore,
 } from './bridge.js';
-export { Cookie, type CookieOptions } from './cookie.js';
+export { Cookie, type CookieOptions, isSameSiteNone, MAX_COOKIE_EXPIRES } from './cookie.js';
 export { withDeadline } from './deadline.js';
 export {
   CorruptRecordError,
   isSessError,
+  REDACTED_ID,
+  redactSessionId,
   SessConfigError,
   SessError,
   SessionConflictError,

@@ -1,8 +1,9 @@
 import { parse as parseCookieHeader, serialize as serializeCookie } from 'cookie';
-import { Cookie, type CookieOptions } from './cookie.js';
+import { Cookie, type CookieOptions, isSameSiteNone } from './cookie.js';
 import { withDeadline } from './deadline.js';
 import {
   CorruptRecordError,
+  redactSessionId,
   SessConfigError,
   SessError,
   SessionConflictError,
@@ -179,10 +180,11 @@ export class SessionManager<Req = unknown> {
           ? parseCookieHeader(input.cookieHeader)[this.name]
           : undefined;
     const verified =
-      typeof raw === 'string' ? unsignCookie(raw, this.secrets, this.cookiePrefix) : null;
+      typeof raw === 'string' ? unsignCookie(unquote(raw), this.secrets, this.cookiePrefix) : null;
     const state = new RequestSession<Req>(this, input, cookieOptions, verified?.id ?? null);
     if (verified) {
-      const record = await this.call('get', () => this.store.get(verified.id)).catch(
+      const id = verified.id;
+      const record = await this.call('get', () => this.store.get(id), id).catch(
         (error: unknown) => {
           // A store that reports a record it cannot decode: a missing session.
           if (error instanceof CorruptRecordError) return null;
@@ -192,10 +194,8 @@ export class SessionManager<Req = unknown> {
       // The store decides what is live: a store whose touch moved only its own
       // expiry (Redis PEXPIRE, an SQL expiry column) still holds the cookie's
       // first `expires`, which the session's touch() replaces below.
-      if (usable(record)) {
-        state.adopt(verified.id, record, verified.secretIndex);
-        return state;
-      }
+      // A record adopt() cannot take (nested too deeply to serialize) is corrupt: a new session.
+      if (usable(record) && state.adopt(id, record, verified.secretIndex)) return state;
     }
     state.generate();
     return state;
@@ -210,8 +210,13 @@ export class SessionManager<Req = unknown> {
     return options;
   }
 
-  /** Run a store call with the time bound, turning foreign errors into StoreErrors. */
-  async call<T>(operation: StoreOperation, run: () => Promise<T>): Promise<T> {
+  /**
+   * Run a store call with the time bound, turning foreign errors into
+   * StoreErrors. `id`, the session the call is about, is cut out of the
+   * error's message and stack (a driver's message may quote the key); the
+   * driver's own error stays untouched in `cause`.
+   */
+  async call<T>(operation: StoreOperation, run: () => Promise<T>, id?: string): Promise<T> {
     const bound = this.options.storeTimeout ?? 10_000;
     try {
       return await withDeadline(
@@ -220,8 +225,11 @@ export class SessionManager<Req = unknown> {
         () => new StoreUnavailableError(this.#storeName, operation, `no answer within ${bound} ms`),
       );
     } catch (error) {
-      if (error instanceof SessError) throw error;
-      throw new StoreError(this.#storeName, operation, errorMessage(error), { cause: error });
+      if (error instanceof SessError) throw redactSessionId(error, id);
+      throw redactSessionId(
+        new StoreError(this.#storeName, operation, errorMessage(error), { cause: error }),
+        id,
+      );
     }
   }
 
@@ -263,6 +271,9 @@ export class RequestSession<Req = unknown> implements SessionContext {
   #persistedJson = '{}';
   /** Whether this request wrote the current session to the store. */
   #saved = false;
+  /** What the end of the request writes, decided by prepareCommit(). */
+  #plan: CommitPlan = CommitPlan.Nothing;
+  #planId = '';
 
   constructor(
     manager: SessionManager<Req>,
@@ -276,18 +287,34 @@ export class RequestSession<Req = unknown> implements SessionContext {
     this.cookieId = cookieId;
   }
 
-  /** Take a stored record as this request's session. */
-  adopt(id: string, record: SessionRecord, secretIndex: number): void {
+  /**
+   * Take a stored record as this request's session. `false` (and nothing
+   * changed) when the record cannot be taken: data nested too deeply to
+   * serialize, or a cookie that cannot be restored. The caller then treats
+   * it as corrupt, that is, missing.
+   */
+  adopt(id: string, record: SessionRecord, secretIndex: number): boolean {
     const manager = this.#manager;
+    let session: Session;
+    let hash: string;
+    let base: string | null = null;
+    try {
+      session = new manager.sessionClass(this, id, record);
+      hash = sessionDataJson(session);
+      if (manager.store.compareAndSet) base = JSON.stringify(record);
+    } catch {
+      return false;
+    }
     this.id = id;
     this.#secretIndex = secretIndex;
-    this.session = new manager.sessionClass(this, id, record);
+    this.session = session;
     this.#originalId = id;
-    this.#originalHash = sessionDataJson(this.session);
-    this.#persistedJson = this.#originalHash;
+    this.#originalHash = hash;
+    this.#persistedJson = hash;
     // express-session's default is resave: true (rewrite even when unchanged).
-    if (manager.options.resave === false) this.#savedHash = this.#originalHash;
-    if (manager.store.compareAndSet) this.#baseJson = JSON.stringify(record);
+    if (manager.options.resave === false) this.#savedHash = hash;
+    this.#baseJson = base;
+    return true;
   }
 
   /** A brand-new session with a fresh id. */
@@ -353,7 +380,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
 
   async reload(): Promise<void> {
     const id = this.id;
-    const record = await this.#manager.call('get', () => this.#manager.store.get(id));
+    const record = await this.#manager.call('get', () => this.#manager.store.get(id), id);
     if (!usable(record)) {
       throw new SessError('SESS_NOT_FOUND', 'failed to load session');
     }
@@ -370,7 +397,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
     this.#baseJson = null;
     this.#clearCookie = options.clearCookie ?? this.#manager.options.clearCookieOnDestroy ?? false;
     this.#replaced();
-    await this.#manager.call('destroy', () => this.#manager.store.destroy(id));
+    await this.#manager.call('destroy', () => this.#manager.store.destroy(id), id);
   }
 
   async regenerate(options: RegenerateOptions): Promise<void> {
@@ -384,7 +411,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
       }
     }
     const oldId = this.id;
-    await this.#manager.call('destroy', () => this.#manager.store.destroy(oldId));
+    await this.#manager.call('destroy', () => this.#manager.store.destroy(oldId), oldId);
     this.#clearCookie = false;
     this.generate(keep);
     this.#replaced();
@@ -395,48 +422,85 @@ export class RequestSession<Req = unknown> implements SessionContext {
   /**
    * Before the response is sent: save, touch or do nothing (at most one
    * write). `current` is what `req.session` holds now, so an app that
-   * deleted it is honoured (`unset`).
+   * deleted it is honoured (`unset`). The same as `prepareCommit(current)`
+   * followed, when it says so, by `runCommit()`.
    */
   async commit(current: Session | null | undefined): Promise<void> {
-    const manager = this.#manager;
+    if (this.prepareCommit(current)) await this.runCommit();
+  }
+
+  /**
+   * The synchronous half of commit(): touch the session and decide what the
+   * end of the request writes. `true` when there is a store write to run with
+   * runCommit(); `false` when the response can go out at once. Throws only
+   * when the session's data cannot be serialized (nested too deeply).
+   */
+  prepareCommit(current: Session | null | undefined): boolean {
+    this.#plan = CommitPlan.Nothing;
     if (current === null || current === undefined || current !== this.session) {
       if (this.session && (current === null || current === undefined)) {
-        const id = this.id;
+        this.#planId = this.id;
         this.session = null;
-        if (manager.options.unset === 'destroy') {
-          await manager.call('destroy', () => manager.store.destroy(id));
-        }
+        if (this.#manager.options.unset === 'destroy') this.#plan = CommitPlan.Destroy;
       }
-      return;
+      return this.#plan !== CommitPlan.Nothing;
     }
     const session = current;
     if (!this.#touched) {
       session.touch();
       this.#touched = true;
     }
-    if (this.#shouldSave(session) && this.#canReturn(session)) {
-      await this.#persist(session);
-    } else if (this.#shouldTouch(session)) {
-      const id = this.id;
-      const touch = manager.store.touch;
-      if (touch)
-        await manager.call('touch', () => touch.call(manager.store, id, sessionToRecord(session)));
+    if (this.#shouldSave(session) && this.#canReturn(session)) this.#plan = CommitPlan.Save;
+    else if (this.#shouldTouch(session) && this.#manager.store.touch) this.#plan = CommitPlan.Touch;
+    this.#planId = this.id;
+    return this.#plan !== CommitPlan.Nothing;
+  }
+
+  /** Run the write prepareCommit() decided on (once; nothing when there is none). */
+  runCommit(): Promise<void> {
+    const plan = this.#plan;
+    this.#plan = CommitPlan.Nothing;
+    const manager = this.#manager;
+    const id = this.#planId;
+    switch (plan) {
+      case CommitPlan.Save:
+        return this.session ? this.#persist(this.session) : Promise.resolve();
+      case CommitPlan.Touch: {
+        const session = this.session;
+        const touch = manager.store.touch;
+        if (!session || !touch) return Promise.resolve();
+        return manager.call(
+          'touch',
+          () => touch.call(manager.store, id, sessionToRecord(session)),
+          id,
+        );
+      }
+      case CommitPlan.Destroy:
+        return manager.call('destroy', () => manager.store.destroy(id), id);
+      default:
+        return Promise.resolve();
     }
   }
 
   /**
    * The `Set-Cookie` value to send, or `null`. Call it when the headers go
-   * out (after `commit`).
+   * out: after `commit`, or before it (as the Express adapter does, from its
+   * header hook), which is where a `rolling` cookie gets its new expiry.
+   * `current` is what the app's `req.session` holds now (`null` when it
+   * deleted it); omitted, the request's own session.
    */
-  setCookieHeader(): string | null {
+  setCookieHeader(current?: Session | null): string | null {
     const manager = this.#manager;
     if (this.#clearCookie) {
       // Browsers replace a cookie only with one of the same name, path and
       // domain, and ignore a __Host-/__Secure- or partitioned one without
-      // Secure (and Partitioned): keep those attributes.
+      // Secure (and Partitioned), and SameSite=None without Secure: keep
+      // those attributes, and fall back to Lax where None would be ignored.
       const { path = '/', domain, partitioned, sameSite } = this.#cookieOptions;
       const secure =
         this.#cookieOptions.secure === 'auto' ? this.#input.secure : this.#cookieOptions.secure;
+      let site = sameSite === 'auto' ? (this.#input.secure ? 'none' : 'lax') : sameSite;
+      if (isSameSiteNone(site) && secure !== true) site = 'lax';
       return serializeCookie(manager.name, '', {
         path,
         domain,
@@ -444,14 +508,21 @@ export class RequestSession<Req = unknown> implements SessionContext {
         httpOnly: this.#cookieOptions.httpOnly ?? true,
         secure: secure === true,
         partitioned: partitioned === true && secure === true,
-        sameSite: sameSite === 'auto' ? (this.#input.secure ? 'none' : 'lax') : sameSite,
+        sameSite: site,
       });
     }
     const session = this.session;
-    if (!session || !this.#shouldSetCookie(session)) return null;
+    if (!session || (current !== undefined && current !== session)) return null;
+    if (!this.#shouldSetCookie(session)) return null;
     const cookie = session.cookie;
     if (cookie.secure && !this.#input.secure) return null;
-    if (cookie.sameSite === 'none' && !cookie.secure) {
+    if (!this.#touched) {
+      // As express-session: the cookie that goes out carries the new expiry,
+      // also when the headers leave before the end (streams, SSE).
+      session.touch();
+      this.#touched = true;
+    }
+    if (isSameSiteNone(cookie.sameSite) && cookie.secure !== true) {
       manager.warnSameSiteDowngrade();
       const original = cookie.sameSite;
       cookie.sameSite = 'lax';
@@ -520,15 +591,26 @@ export class RequestSession<Req = unknown> implements SessionContext {
   // --- writing ------------------------------------------------------------------
 
   async #persist(session: Session): Promise<void> {
-    const manager = this.#manager;
-    const store = manager.store;
+    const previous = this.#savedHash;
     const json = sessionDataJson(session);
     this.#savedHash = json;
+    try {
+      await this.#write(session, json);
+    } catch (error) {
+      // Not saved: the end of the request tries again rather than taking it as saved.
+      this.#savedHash = previous;
+      throw error;
+    }
+  }
+
+  async #write(session: Session, json: string): Promise<void> {
+    const manager = this.#manager;
+    const store = manager.store;
     const record = sessionToRecord(session);
     const id = this.id;
     const cas = store.compareAndSet;
     if (!cas || this.#baseJson === null) {
-      await manager.call('set', () => store.set(id, record));
+      await manager.call('set', () => store.set(id, record), id);
       if (cas) this.#baseJson = JSON.stringify(record);
       this.#wrote(json);
       return;
@@ -547,13 +629,13 @@ export class RequestSession<Req = unknown> implements SessionContext {
       const next = mergeChanges(current, record, changes);
       if (attempt > 0) this.#reportConflicts(base, current, changes);
       const expected = current;
-      if (await manager.call('compareAndSet', () => cas.call(store, id, expected, next))) {
+      if (await manager.call('compareAndSet', () => cas.call(store, id, expected, next), id)) {
         this.#baseJson = JSON.stringify(next);
         this.#wrote(json);
         return;
       }
       if (attempt >= 2) await backoff(attempt);
-      const latest = await manager.call('get', () => store.get(id));
+      const latest = await manager.call('get', () => store.get(id), id);
       current = usable(latest) ? latest : null;
     }
     throw new StoreError(
@@ -581,13 +663,30 @@ export class RequestSession<Req = unknown> implements SessionContext {
   }
 }
 
+/** What the end of a request writes. */
+const CommitPlan = { Nothing: 0, Save: 1, Touch: 2, Destroy: 3 } as const;
+type CommitPlan = (typeof CommitPlan)[keyof typeof CommitPlan];
+
 /**
- * A record core can build a session from: the session shape, and a cookie
- * expiry that is absent or a real date. An unparseable expiry marks a
- * damaged record; it is treated as missing.
+ * A record core can build a session from: the session shape, a cookie
+ * expiry that is absent or a real date, and a lifetime that is a finite
+ * number (JSON's `1e400` reads as Infinity). Anything else marks a damaged
+ * record; it is treated as missing. A finite lifetime too long for a date is
+ * clamped by the Cookie.
  */
 function usable(record: unknown): record is SessionRecord {
-  return isSessionRecord(record) && sessionExpiry(record) !== 0;
+  if (!isSessionRecord(record) || sessionExpiry(record) === 0) return false;
+  const lifetime = record.cookie.originalMaxAge;
+  return typeof lifetime !== 'number' || Number.isFinite(lifetime);
+}
+
+/** A cookie value in double quotes, as express-session (cookie 0.x) accepts it. */
+function unquote(value: string): string {
+  return value.length > 1 &&
+    value.charCodeAt(0) === 0x22 &&
+    value.charCodeAt(value.length - 1) === 0x22
+    ? value.slice(1, -1)
+    : value;
 }
 
 /** Top-level data keys whose value differs between the base and this request's record. */
@@ -693,25 +792,69 @@ function normalizeCookieOptions(options: CookieOptions): CookieOptions {
   return options;
 }
 
-/** Browser rules for prefixed names, checked where express-session would let them fail silently. */
+/**
+ * Cookie options as the first request would use them, checked at startup
+ * (and per request for a `cookie()` function): anything the Set-Cookie
+ * serializer would refuse later (a `sameSite` of "bogus", a `priority` of
+ * "urgent", a domain with a space, a path with `;`, an invalid `expires`),
+ * values of the wrong type, and the browser rules for prefixed names
+ * (matched in any case, as browsers do) and for `partitioned`.
+ */
 function checkCookieOptions(name: string, options: CookieOptions): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new SessConfigError('cookie options must be an object');
+  }
+  const { path, domain, expires, secure, sameSite, partitioned, httpOnly } = options;
+  if (path !== undefined && typeof path !== 'string') {
+    throw new SessConfigError('cookie.path must be a string');
+  }
+  if (domain !== undefined && typeof domain !== 'string') {
+    throw new SessConfigError('cookie.domain must be a string');
+  }
+  if (secure !== undefined && typeof secure !== 'boolean' && secure !== 'auto') {
+    throw new SessConfigError('cookie.secure must be true, false or "auto"');
+  }
+  for (const [key, value] of [
+    ['httpOnly', httpOnly],
+    ['partitioned', partitioned],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new SessConfigError(`cookie.${key} must be a boolean`);
+    }
+  }
+  if (
+    expires !== undefined &&
+    expires !== null &&
+    (expires as unknown) !== false &&
+    !(expires instanceof Date && !Number.isNaN(expires.getTime()))
+  ) {
+    throw new SessConfigError('cookie.expires must be a valid Date');
+  }
   try {
-    new Cookie(options); // maxAge NaN, a bad sameSite or priority: at startup, not per request
+    // The serializer's own rules (sameSite, priority, domain, path, expires),
+    // on the cookie the first request would send.
+    const cookie = new Cookie(options);
+    if (sameSite === 'auto') cookie.sameSite = 'none';
+    cookie.serialize(name, 'x');
   } catch (cause) {
     throw new SessConfigError(`invalid cookie options: ${errorMessage(cause)}`, { cause });
   }
-  if (name.startsWith('__Host-')) {
-    if (!options.secure) {
+  const lower = name.toLowerCase();
+  if (lower.startsWith('__host-')) {
+    if (!secure) {
       throw new SessConfigError('a __Host- cookie needs cookie.secure (true or "auto")');
     }
-    if ((options.path ?? '/') !== '/') {
+    if ((path ?? '/') !== '/') {
       throw new SessConfigError('a __Host- cookie needs cookie.path "/"');
     }
-    if (options.domain !== undefined) {
+    if (domain !== undefined) {
       throw new SessConfigError('a __Host- cookie must not set cookie.domain');
     }
-  } else if (name.startsWith('__Secure-') && !options.secure) {
+  } else if (lower.startsWith('__secure-') && !secure) {
     throw new SessConfigError('a __Secure- cookie needs cookie.secure (true or "auto")');
+  }
+  if (partitioned === true && !secure) {
+    throw new SessConfigError('a partitioned cookie needs cookie.secure (true or "auto")');
   }
 }
 

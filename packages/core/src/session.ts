@@ -163,7 +163,13 @@ function splitArgs<T extends object>(
 }
 
 function settle<S>(self: S, work: Promise<void>, callback?: SessionCallback): Promise<void> | S {
-  if (!callback) return work;
+  if (!callback) {
+    // `req.session.save()` / `destroy()` called without a callback and not
+    // awaited: as express-session, a failure is ignored rather than an
+    // unhandled rejection that ends the process. Awaiting `work` still rejects.
+    work.catch(ignore);
+    return work;
+  }
   // The callback runs outside the promise chain: if it throws, that is the
   // app's exception (as with express-session), not an unhandled rejection.
   work.then(
@@ -172,3 +178,5 @@ function settle<S>(self: S, work: Promise<void>, callback?: SessionCallback): Pr
   );
   return self;
 }
+
+function ignore(): void {}
