@@ -1,18 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import {
+  backgroundErrorReporter,
   CorruptRecordError,
-  DEFAULT_TTL_MS,
+  checkStoreOptions,
+  type Duration,
   decodeRecord,
   encodeRecord,
+  intervalRule,
+  lifetimeRule,
+  MIN_PLAIN_LIFETIME_MS,
+  optionalDuration,
+  type Pruner,
   SessConfigError,
   type SessionRecord,
   type SessionStore,
   StoreClosedError,
   StoreError,
+  type StoreErrorHandler,
   type StoreOperation,
   StoreUnavailableError,
   sessionExpiresAt,
+  startPruner,
 } from '@sess/core';
 import {
   type Collection,
@@ -23,11 +32,17 @@ import {
   MongoServerError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
+  type UpdateFilter,
 } from 'mongodb';
 
 export interface MongoStoreOptions {
   /** A connected (or connectable) MongoClient. The store never closes a client it was given. */
   client?: MongoClient;
+  /**
+   * A promise of a MongoClient, as connect-mongo takes: operations wait for it. The store never
+   * closes it. `client`, `db` and `collection` are available once `ready()` resolves.
+   */
+  clientPromise?: Promise<MongoClient>;
   /** A connection string, used when no `client` is given; the store then owns and closes its client. */
   mongoUrl?: string;
   /** Options for the client the store creates from `mongoUrl` (merged over the store's short timeouts). */
@@ -42,13 +57,18 @@ export interface MongoStoreOptions {
    * (a leading `$`, a `.`) is stored as a string even when `false`. Both are read either way.
    */
   stringify?: boolean;
-  /** Lifetime in ms of a record stored without `cookie.expires`. Default one day. */
-  ttl?: number;
   /**
-   * Lazy touch, in ms: a touch within this time of the last write of the document changes
-   * nothing (the server is asked, but writes nothing). Default `0`: every touch writes.
+   * Lifetime of a record stored without `cookie.expires`: milliseconds (a plain number below
+   * one hour is refused: connect-mongo counts `ttl` in seconds) or a unit (`'14d'`).
+   * Default 14 days, as connect-mongo.
    */
-  touchAfter?: number;
+  ttl?: Duration;
+  /**
+   * Lazy touch: a touch within this time of the last write of the document changes nothing
+   * (the server is asked, but writes nothing). Milliseconds (a plain number below one hour is
+   * refused: connect-mongo counts seconds) or a unit (`'1d'`). Default `0`: every touch writes.
+   */
+  touchAfter?: Duration;
   /**
    * How expired documents are removed (reads never see them either way):
    * `native` (default) creates a TTL index on `expires`, falling back to `interval` when the
@@ -56,9 +76,57 @@ export interface MongoStoreOptions {
    * `disabled` creates no index and removes nothing.
    */
   autoRemove?: 'native' | 'interval' | 'disabled';
-  /** How often `interval` removal runs, in ms. Default 10 minutes. */
-  pruneInterval?: number;
+  /**
+   * How often `interval` removal runs: milliseconds (a plain number below a minute is refused)
+   * or a unit (`'10m'`). Default 10 minutes, each delay spread over 50%–150%.
+   */
+  pruneInterval?: Duration;
+  /**
+   * As connect-mongo's option: documents get `createdAt` when inserted and `updatedAt` on every
+   * write and touch by this store. Default `false`.
+   */
+  timestamps?: boolean;
+  /** Receives background failures (a failed `interval` removal). Default: a process warning. */
+  onError?: StoreErrorHandler;
+  /** connect-mongo's `crypto` is refused, except `{ secret: false }` (its "off"). */
+  crypto?: { secret: false };
 }
+
+/** connect-mongo's default `ttl`: 14 days. */
+export const DEFAULT_MONGO_TTL_MS = 14 * 24 * 60 * 60 * 1000;
+
+const KNOWN_OPTIONS = [
+  'client',
+  'clientPromise',
+  'mongoUrl',
+  'mongoOptions',
+  'dbName',
+  'collectionName',
+  'stringify',
+  'ttl',
+  'touchAfter',
+  'autoRemove',
+  'pruneInterval',
+  'timestamps',
+  'onError',
+  'crypto',
+] as const;
+
+const UNREADABLE =
+  'every session it stored would be unreadable to sess (everyone logged out), and sess would store them in clear';
+const INCUMBENT_OPTIONS = {
+  cryptoAdapter: `not supported: ${UNREADABLE}. Keep connect-mongo until those sessions have expired, or accept that users sign in again and remove the option`,
+  transformId:
+    'not supported: sess stores each session under its own id, so sessions stored under transformed ids would be unreadable (everyone logged out). Keep connect-mongo, or remove the option and accept that users sign in again',
+  serialize:
+    'not supported: sess stores the record as express-session gives it (a JSON string, or a sub-document with `stringify: false`); a custom serialize/unserialize pair would make stored sessions unreadable',
+  unserialize:
+    'not supported: sess reads JSON strings and sub-documents; a custom serialize/unserialize pair would make stored sessions unreadable',
+  writeOperationOptions:
+    'set the write concern on the client instead (e.g. mongoOptions: { writeConcern: { w: "majority" } }, or `?w=majority` in mongoUrl)',
+  autoRemoveInterval:
+    "connect-mongo counts it in minutes; sess's option is `pruneInterval`, in milliseconds or with a unit (autoRemoveInterval: 10 is pruneInterval: '10m')",
+} as const;
 
 /** The timeouts of a client the store creates: a down server fails operations within seconds. */
 export const DEFAULT_MONGO_OPTIONS: Readonly<MongoClientOptions> = {
@@ -75,6 +143,10 @@ export interface SessionDocument {
   expires: Date;
   /** Written when `touchAfter` is set: when the document was last written. */
   lastModified?: Date;
+  /** With `timestamps`: when the document was inserted. */
+  createdAt?: Date;
+  /** With `timestamps`: the last write or touch. */
+  updatedAt?: Date;
 }
 
 const NAME = 'mongo';
@@ -88,52 +160,140 @@ const LOCK_LEASE_MS = 10_000;
  * monitor (or the prune timer) removes it.
  */
 export class MongoStore implements SessionStore {
-  /** The client the store talks through. */
-  readonly client: MongoClient;
-  readonly db: Db;
-  readonly collection: Collection<SessionDocument>;
-  readonly #locks: Collection<{ _id: string; at: Date; token: string }>;
+  #client: MongoClient | undefined;
+  #db: Db | undefined;
+  #collection: Collection<SessionDocument> | undefined;
+  #locks: Collection<{ _id: string; at: Date; token: string }> | undefined;
+  readonly #clientPromise: Promise<MongoClient> | undefined;
+  readonly #dbName: string | undefined;
+  readonly #collectionName: string;
   readonly #ownsClient: boolean;
   readonly #stringify: boolean;
   readonly #ttl: number;
   readonly #touchAfter: number;
+  readonly #timestamps: boolean;
   readonly #autoRemove: 'native' | 'interval' | 'disabled';
   readonly #pruneInterval: number;
+  readonly #report: StoreErrorHandler;
   #prepared: Promise<void> | undefined;
   /**
    * FerretDB v1 applies an update as read-then-write without isolation (see #withLock),
    * and stores no nested arrays.
    */
   #ferretdb = false;
-  #timer: NodeJS.Timeout | undefined;
+  #pruner: Pruner | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: MongoStoreOptions) {
-    if (!options.client && !options.mongoUrl) {
-      throw new SessConfigError('mongo store: give either `client` or `mongoUrl`');
+    checkStoreOptions(options, {
+      store: 'mongo store',
+      known: KNOWN_OPTIONS,
+      incumbent: INCUMBENT_OPTIONS,
+    });
+    if (options.crypto !== undefined && options.crypto?.secret !== false) {
+      throw new SessConfigError(
+        `mongo store: option \`crypto\` is not supported: ${UNREADABLE}. Keep connect-mongo until those sessions have expired, or accept that users sign in again and remove the option`,
+      );
     }
-    this.#ownsClient = options.client === undefined;
-    if (options.client) {
-      this.client = options.client;
-    } else {
+    const sources = (['mongoUrl', 'clientPromise', 'client'] as const).filter(
+      (name) => options[name] !== undefined,
+    );
+    if (sources.length !== 1) {
+      throw new SessConfigError(
+        sources.length === 0
+          ? 'mongo store: give one of `mongoUrl`, `clientPromise` or `client`'
+          : `mongo store: give one of \`mongoUrl\`, \`clientPromise\` or \`client\`, not ${sources.join(' and ')}`,
+      );
+    }
+    if (options.clientPromise !== undefined && typeof options.clientPromise.then !== 'function') {
+      throw new SessConfigError('mongo store: `clientPromise` must be a promise of a MongoClient');
+    }
+    if (options.client !== undefined && !(options.client instanceof MongoClient)) {
+      throw new SessConfigError('mongo store: `client` must be a MongoClient (mongodb 6 or 7)');
+    }
+    this.#ownsClient = options.mongoUrl !== undefined;
+    this.#dbName = options.dbName;
+    this.#collectionName = options.collectionName ?? 'sessions';
+    if (options.mongoUrl !== undefined) {
       try {
-        this.client = new MongoClient(options.mongoUrl as string, {
-          ...DEFAULT_MONGO_OPTIONS,
-          ...options.mongoOptions,
-        });
+        this.#use(
+          new MongoClient(options.mongoUrl, { ...DEFAULT_MONGO_OPTIONS, ...options.mongoOptions }),
+        );
       } catch (cause) {
         throw new SessConfigError(`mongo store: invalid connection string or options`, { cause });
       }
+    } else if (options.client !== undefined) {
+      this.#use(options.client);
+    } else {
+      this.#clientPromise = options.clientPromise;
+      // Reported by the operations that wait for it; never an unhandled rejection.
+      this.#clientPromise?.catch(() => undefined);
     }
-    const collectionName = options.collectionName ?? 'sessions';
-    this.db = this.client.db(options.dbName);
-    this.collection = this.db.collection<SessionDocument>(collectionName);
-    this.#locks = this.db.collection(`${collectionName}_locks`);
     this.#stringify = options.stringify ?? true;
-    this.#ttl = options.ttl ?? DEFAULT_TTL_MS;
-    this.#touchAfter = options.touchAfter ?? 0;
+    this.#ttl = optionalDuration(
+      options.ttl,
+      lifetimeRule('mongo store: ttl', { unit: 'seconds', incumbent: 'connect-mongo' }),
+      DEFAULT_MONGO_TTL_MS,
+    );
+    this.#touchAfter = optionalDuration(
+      options.touchAfter,
+      {
+        label: 'mongo store: touchAfter',
+        minPlain: MIN_PLAIN_LIFETIME_MS,
+        incumbentUnit: { unit: 'seconds', incumbent: 'connect-mongo' },
+        allowOff: true,
+      },
+      0,
+    );
+    this.#timestamps = options.timestamps ?? false;
     this.#autoRemove = options.autoRemove ?? 'native';
-    this.#pruneInterval = options.pruneInterval ?? 10 * 60_000;
+    if (!['native', 'interval', 'disabled'].includes(this.#autoRemove)) {
+      throw new SessConfigError(
+        `mongo store: autoRemove must be 'native', 'interval' or 'disabled', not ${JSON.stringify(this.#autoRemove)}`,
+      );
+    }
+    this.#pruneInterval = optionalDuration(
+      options.pruneInterval,
+      intervalRule('mongo store: pruneInterval'),
+      10 * 60_000,
+    );
+    this.#report = backgroundErrorReporter(options.onError);
+  }
+
+  /** The client the store talks through (with `clientPromise`: once `ready()` resolved). */
+  get client(): MongoClient {
+    return this.#resolved().client;
+  }
+
+  get db(): Db {
+    return this.#resolved().db;
+  }
+
+  get collection(): Collection<SessionDocument> {
+    return this.#resolved().collection;
+  }
+
+  #use(client: MongoClient): void {
+    this.#client = client;
+    this.#db = client.db(this.#dbName);
+    this.#collection = this.#db.collection<SessionDocument>(this.#collectionName);
+    this.#locks = this.#db.collection(`${this.#collectionName}_locks`);
+  }
+
+  #resolved(): {
+    client: MongoClient;
+    db: Db;
+    collection: Collection<SessionDocument>;
+    locks: Collection<{ _id: string; at: Date; token: string }>;
+  } {
+    if (!this.#client || !this.#db || !this.#collection || !this.#locks) {
+      throw new StoreError(
+        NAME,
+        'connect',
+        'the client from `clientPromise` has not resolved yet: await store.ready() first',
+      );
+    }
+    return { client: this.#client, db: this.#db, collection: this.#collection, locks: this.#locks };
   }
 
   async get(id: string): Promise<SessionRecord | null> {
@@ -153,7 +313,7 @@ export class MongoStore implements SessionStore {
         await this.collection.deleteOne({ _id: id });
         return;
       }
-      await upsert(this.collection, id, this.#fields(session, expires));
+      await upsert(this.collection, id, this.#update(session, expires));
     });
   }
 
@@ -168,6 +328,7 @@ export class MongoStore implements SessionStore {
       }
       const update: Partial<SessionDocument> = { expires };
       const filter: Record<string, unknown> = { ...live };
+      if (this.#timestamps) update.updatedAt = now;
       if (this.#touchAfter > 0) {
         update.lastModified = now;
         filter.$or = [
@@ -252,7 +413,7 @@ export class MongoStore implements SessionStore {
         try {
           await this.collection.updateOne(
             { _id: id, expires: { $lte: now } },
-            { $set: this.#fields(next, expires) },
+            this.#update(next, expires),
             { upsert: true },
           );
           return true;
@@ -262,7 +423,7 @@ export class MongoStore implements SessionStore {
       } else if (expires.getTime() > now.getTime()) {
         const written = await this.collection.updateOne(
           { _id: id, expires: { $gt: now }, session: this.#stored(expected) },
-          { $set: this.#fields(next, expires) },
+          this.#update(next, expires),
         );
         if (written.matchedCount === 1) return true;
       }
@@ -284,10 +445,11 @@ export class MongoStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#pruner?.stop();
+    this.#pruner = undefined;
     // Closing the client also ends a pending index creation (it rejects, and is ignored).
-    this.#closing ??= this.#ownsClient ? this.client.close() : Promise.resolve();
+    // A client given as `client` or `clientPromise` stays open.
+    this.#closing ??= this.#ownsClient && this.#client ? this.#client.close() : Promise.resolve();
     await this.#closing;
   }
 
@@ -310,7 +472,8 @@ export class MongoStore implements SessionStore {
     if (doc === null) {
       if (expires.getTime() <= Date.now()) return true;
       try {
-        await this.collection.insertOne({ _id: id, ...this.#fields(next, expires) });
+        const created = this.#timestamps ? { createdAt: new Date() } : {};
+        await this.collection.insertOne({ _id: id, ...this.#fields(next, expires), ...created });
         return true;
       } catch (error) {
         if (isDuplicateKey(error)) return false;
@@ -322,9 +485,7 @@ export class MongoStore implements SessionStore {
     if (expires.getTime() <= Date.now()) {
       return (await this.collection.deleteOne(unchanged)).deletedCount === 1;
     }
-    const written = await this.collection.updateOne(unchanged, {
-      $set: this.#fields(next, expires),
-    });
+    const written = await this.collection.updateOne(unchanged, this.#update(next, expires));
     return written.matchedCount === 1;
   }
 
@@ -339,22 +500,22 @@ export class MongoStore implements SessionStore {
     try {
       return await work();
     } finally {
-      await this.#locks.deleteOne({ _id: id, token });
+      await this.#resolved().locks.deleteOne({ _id: id, token });
     }
   }
 
   async #lock(id: string, token: string): Promise<boolean> {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        await this.#locks.insertOne({ _id: id, at: new Date(), token });
+        await this.#resolved().locks.insertOne({ _id: id, at: new Date(), token });
         return true;
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
       }
       // Held: take it over only if its holder died (the lease ran out).
-      const held = await this.#locks.findOne({ _id: id });
+      const held = await this.#resolved().locks.findOne({ _id: id });
       if (held && held.at.getTime() > Date.now() - LOCK_LEASE_MS) return false;
-      if (held) await this.#locks.deleteOne({ _id: id, token: held.token });
+      if (held) await this.#resolved().locks.deleteOne({ _id: id, token: held.token });
     }
     return false;
   }
@@ -362,7 +523,15 @@ export class MongoStore implements SessionStore {
   #fields(session: SessionRecord, expires: Date): Omit<SessionDocument, '_id'> {
     const fields: Omit<SessionDocument, '_id'> = { session: this.#stored(session), expires };
     if (this.#touchAfter > 0) fields.lastModified = new Date();
+    if (this.#timestamps) fields.updatedAt = new Date();
     return fields;
+  }
+
+  /** A whole-record write; with `timestamps`, an upsert that inserts also sets `createdAt`. */
+  #update(session: SessionRecord, expires: Date): UpdateFilter<SessionDocument> {
+    const update: UpdateFilter<SessionDocument> = { $set: this.#fields(session, expires) };
+    if (this.#timestamps) update.$setOnInsert = { createdAt: new Date() };
+    return update;
   }
 
   /** The session as the document holds it: JSON text, or JSON-shaped sub-document. */
@@ -391,6 +560,16 @@ export class MongoStore implements SessionStore {
   }
 
   async #createIndex(): Promise<void> {
+    if (!this.#client && this.#clientPromise) {
+      const client = await this.#clientPromise;
+      if (!(client instanceof MongoClient)) {
+        throw new SessConfigError(
+          'mongo store: `clientPromise` resolved to something other than a MongoClient',
+        );
+      }
+      if (this.#closing) throw new StoreClosedError(NAME, 'connect');
+      this.#use(client);
+    }
     const info = await this.db.admin().command({ buildInfo: 1 });
     this.#ferretdb = typeof info.ferretdbVersion === 'string';
     if (this.#autoRemove === 'disabled') return;
@@ -411,12 +590,13 @@ export class MongoStore implements SessionStore {
       }
       // An index on `expires` with other options already exists (the user's): keep it.
     }
-    if (interval && this.#pruneInterval > 0 && !this.#closing) {
-      this.#timer = setInterval(() => {
-        // A failed prune (server down) is retried next time.
-        this.prune().catch(() => undefined);
-      }, this.#pruneInterval);
-      this.#timer.unref();
+    if (interval && this.#pruneInterval > 0 && !this.#closing && !this.#pruner) {
+      // A failed prune (server down) is reported, and retried next time.
+      this.#pruner = startPruner({
+        every: this.#pruneInterval,
+        run: () => this.prune(),
+        report: (error) => this.#report(storeError('clear', error)),
+      });
     }
   }
 
@@ -443,11 +623,11 @@ const DUPLICATE_KEY = 11000;
 async function upsert(
   collection: Collection<SessionDocument>,
   id: string,
-  fields: Omit<SessionDocument, '_id'>,
+  update: UpdateFilter<SessionDocument>,
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await collection.updateOne({ _id: id }, { $set: fields }, { upsert: true });
+      await collection.updateOne({ _id: id }, update, { upsert: true });
       return;
     } catch (error) {
       if (!isDuplicateKey(error) || attempt >= 2) throw error;

@@ -31,7 +31,7 @@ function promised(store: ConnectMongo) {
 const instant = (value: unknown) =>
   new Date(String(value instanceof Date ? value.toISOString() : value)).getTime();
 
-describe.skipIf(skipReason)('interop with connect-mongo 5 (the incumbent)', () => {
+describe.skipIf(skipReason)('interop with connect-mongo 6 (the incumbent, current release)', () => {
   let client: MongoClient;
   beforeAll(() => {
     client = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 5_000 });

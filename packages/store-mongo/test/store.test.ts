@@ -39,7 +39,10 @@ describe.skipIf(skipReason)(`MongoStore against ${mongoUrl || '(no server)'}`, (
   });
 
   afterAll(async () => {
-    for (const store of opened) await store.collection.drop().catch(() => undefined);
+    for (const store of opened) {
+      await store.collection.drop().catch(() => undefined);
+      await store.close(); // stops an interval pruner before the shared client closes
+    }
     await client
       .db(TEST_DB)
       .dropDatabase()
@@ -95,7 +98,7 @@ describe.skipIf(skipReason)(`MongoStore against ${mongoUrl || '(no server)'}`, (
     });
 
     it('a record without cookie.expires lives for the ttl option (ms)', async () => {
-      const store = storeWith({ ttl: 90_000 });
+      const store = storeWith({ ttl: '90s' });
       const before = Date.now();
       await store.set('browser', record({}, null));
       const doc = await raw(store).findOne({ _id: 'browser' });
@@ -175,7 +178,7 @@ describe.skipIf(skipReason)(`MongoStore against ${mongoUrl || '(no server)'}`, (
     });
 
     it('prunes on its interval when it cannot use a TTL index', async () => {
-      const store = storeWith({ autoRemove: 'interval', pruneInterval: 100 });
+      const store = storeWith({ autoRemove: 'interval', pruneInterval: '100ms' });
       await store.set('soon', record({}, new Date(Date.now() + 50).toISOString()));
       await new Promise((resolve) => setTimeout(resolve, 600));
       expect(await raw(store).countDocuments()).toBe(0);
@@ -232,7 +235,7 @@ describe.skipIf(skipReason)(`MongoStore against ${mongoUrl || '(no server)'}`, (
     });
 
     it('touchAfter skips a touch soon after the last write, and applies one later', async () => {
-      const store = storeWith({ touchAfter: 60_000 });
+      const store = storeWith({ touchAfter: '1m' });
       await store.set('lazy', record({ v: 1 }));
       const first = await raw(store).findOne({ _id: 'lazy' });
       expect(first?.lastModified).toBeInstanceOf(Date);
@@ -253,7 +256,7 @@ describe.skipIf(skipReason)(`MongoStore against ${mongoUrl || '(no server)'}`, (
       const plain = storeWith();
       await plain.set('old', record({ v: 1 }));
       const lazy = storeWith({
-        touchAfter: 60_000,
+        touchAfter: '1m',
         collectionName: plain.collection.collectionName,
       });
       const later = new Date(Date.now() + 7_200_000);
