@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   backgroundErrorReporter,
@@ -233,5 +235,33 @@ describe('startPruner', () => {
     const during = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     pruner.stop();
     expect(during).toBe(before);
+  });
+});
+
+describe('background failures never crash the process', () => {
+  it('a pruner whose runs fail, reported by default and through a throwing onError, leaves the app alive', () => {
+    const tsx = createRequire(import.meta.url).resolve('tsx');
+    const core = JSON.stringify(new URL('../src/index.ts', import.meta.url).pathname);
+    const script = `
+      import { backgroundErrorReporter, startPruner, StoreError } from ${core};
+      const fail = async () => { throw new Error('database gone'); };
+      const toStoreError = (report) => (e) => report(new StoreError('test', 'clear', String(e)));
+      const quiet = startPruner({ every: 10, run: fail, report: toStoreError(backgroundErrorReporter()) });
+      const loud = startPruner({
+        every: 10,
+        run: fail,
+        report: toStoreError(backgroundErrorReporter(() => { throw new Error('handler bug'); })),
+      });
+      const syncThrow = startPruner({ every: 10, run: () => { throw new Error('sync'); }, report: () => { throw new Error('report bug'); } });
+      setTimeout(() => { quiet.stop(); loud.stop(); syncThrow.stop(); console.log('alive'); }, 300);`;
+    const result = spawnSync(
+      process.execPath,
+      ['--import', tsx, '--input-type=module', '-e', script],
+      { timeout: 20_000, encoding: 'utf8' },
+    );
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe('alive');
+    // The default reporter printed the failures as process warnings.
+    expect(result.stderr).toContain('SessStoreWarning: test store: clear failed');
   });
 });

@@ -208,7 +208,7 @@ export class MongoStore implements SessionStore {
     if (options.clientPromise !== undefined && typeof options.clientPromise.then !== 'function') {
       throw new SessConfigError('mongo store: `clientPromise` must be a promise of a MongoClient');
     }
-    if (options.client !== undefined && !(options.client instanceof MongoClient)) {
+    if (options.client !== undefined && !isMongoClient(options.client)) {
       throw new SessConfigError('mongo store: `client` must be a MongoClient (mongodb 6 or 7)');
     }
     this.#ownsClient = options.mongoUrl !== undefined;
@@ -562,7 +562,7 @@ export class MongoStore implements SessionStore {
   async #createIndex(): Promise<void> {
     if (!this.#client && this.#clientPromise) {
       const client = await this.#clientPromise;
-      if (!(client instanceof MongoClient)) {
+      if (!isMongoClient(client)) {
         throw new SessConfigError(
           'mongo store: `clientPromise` resolved to something other than a MongoClient',
         );
@@ -671,6 +671,21 @@ function storable(value: unknown, noNestedArrays: boolean, inArray = false): boo
     if (!storable(inner, noNestedArrays)) return false;
   }
   return true;
+}
+
+/**
+ * A MongoClient by shape rather than `instanceof`, so a client from another copy of the
+ * driver (mongodb 6 and 7 side by side) is accepted.
+ */
+function isMongoClient(value: unknown): value is MongoClient {
+  const client = value as Partial<MongoClient> | null;
+  return (
+    typeof client === 'object' &&
+    client !== null &&
+    typeof client.db === 'function' &&
+    typeof client.connect === 'function' &&
+    typeof client.close === 'function'
+  );
 }
 
 function isCode(error: unknown, code: number): boolean {
