@@ -144,9 +144,12 @@ export class Cookie {
   /**
    * `Set-Cookie` value for `name=value` with these options. `Partitioned` is
    * written only with `Secure`: browsers drop a partitioned cookie without it.
+   * `encode` turns the value into cookie octets; default `encodeURIComponent`,
+   * as express-session (see `encodeCookieValue` for @fastify/cookie's rule).
    */
-  serialize(name: string, value: string): string {
+  serialize(name: string, value: string, encode?: (value: string) => string): string {
     return serialize(name, value, {
+      ...(encode ? { encode } : {}),
       expires: this.#expires ?? undefined,
       path: this.path,
       domain: this.domain,
@@ -162,4 +165,16 @@ export class Cookie {
 /** An expiry in epoch ms, within what a cookie (and a Date) can carry. */
 function clampExpiry(ms: number): number {
   return Math.max(0, Math.min(MAX_COOKIE_EXPIRES, ms));
+}
+
+/** RFC 6265 cookie-octets, without `%` so that decoding round-trips: what goes out unencoded. */
+const COOKIE_OCTETS = /^[\u0021\u0023\u0024\u0026-\u002B\u002D-\u003A\u003C-\u005B\u005D-\u007E]*$/;
+
+/**
+ * URL-encode a cookie value only when it holds a character a cookie value
+ * cannot (the rule of @fastify/cookie and cookie v2): a signed session value
+ * goes out as it is, `s:`, `/` and `+` included. Any decoder reads both.
+ */
+export function encodeCookieValue(value: string): string {
+  return COOKIE_OCTETS.test(value) ? value : encodeURIComponent(value);
 }

@@ -9,7 +9,13 @@ export {
   toCallbackStore,
   toSessionStore,
 } from './bridge.js';
-export { Cookie, type CookieOptions, isSameSiteNone, MAX_COOKIE_EXPIRES } from './cookie.js';
+export {
+  Cookie,
+  type CookieOptions,
+  encodeCookieValue,
+  isSameSiteNone,
+  MAX_COOKIE_EXPIRES,
+} from './cookie.js';
 export { withDeadline } from './deadline.js';
 export {
   CorruptRecordError,

@@ -1,5 +1,5 @@
 import { parse as parseCookieHeader, serialize as serializeCookie } from 'cookie';
-import { Cookie, type CookieOptions, isSameSiteNone } from './cookie.js';
+import { Cookie, type CookieOptions, encodeCookieValue, isSameSiteNone } from './cookie.js';
 import { withDeadline } from './deadline.js';
 import {
   CorruptRecordError,
@@ -84,6 +84,12 @@ export interface SessionOptions<Req = unknown> {
    * true, as express-session; @fastify/session does not (false).
    */
   saveWithoutCookie?: boolean;
+  /**
+   * How the cookie value is encoded in `Set-Cookie`: `uri` (default, as
+   * express-session: `encodeURIComponent`) or `minimal` (only characters a
+   * cookie cannot hold, as @fastify/cookie). Both decode to the same value.
+   */
+  cookieEncoding?: 'uri' | 'minimal';
   /** For adapters: the class of the sessions core creates (a subclass of core's Session). */
   sessionClass?: SessionClass;
 }
@@ -125,6 +131,8 @@ export class SessionManager<Req = unknown> {
   /** Before the signed value in the cookie (`s:` unless configured). */
   readonly cookiePrefix: string;
   readonly sessionClass: SessionClass;
+  /** The cookie value encoder `cookieEncoding` picked (`undefined`: the serializer's default). */
+  readonly encodeCookieValue: ((value: string) => string) | undefined;
   readonly #storeName: string;
   #warnedSameSite = false;
 
@@ -139,6 +147,11 @@ export class SessionManager<Req = unknown> {
       throw new SessConfigError('`cookiePrefix` must be a string');
     }
     this.sessionClass = options.sessionClass ?? Session;
+    const encoding = options.cookieEncoding ?? 'uri';
+    if (encoding !== 'uri' && encoding !== 'minimal') {
+      throw new SessConfigError('`cookieEncoding` must be "uri" or "minimal"');
+    }
+    this.encodeCookieValue = encoding === 'minimal' ? encodeCookieValue : undefined;
     try {
       serializeCookie(this.name, 'x');
     } catch (cause) {
@@ -530,6 +543,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
         return cookie.serialize(
           manager.name,
           signCookie(this.id, manager.secrets[0] as SecretKey, manager.cookiePrefix),
+          manager.encodeCookieValue,
         );
       } finally {
         cookie.sameSite = original;
@@ -538,6 +552,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
     return cookie.serialize(
       manager.name,
       signCookie(this.id, manager.secrets[0] as SecretKey, manager.cookiePrefix),
+      manager.encodeCookieValue,
     );
   }
 

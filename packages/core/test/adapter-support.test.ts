@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type CallbackStore,
+  encodeCookieValue,
   isCallbackStore,
   MemoryStore,
   type RequestSession,
@@ -295,5 +296,29 @@ describe('toSessionStore / isCallbackStore', () => {
     expect(await toSessionStore(legacy).get('a')).toBeNull();
     legacy.get = (_sid, callback) => callback(Object.assign(new Error('io'), { code: 'EIO' }));
     await expect(toSessionStore(legacy).get('a')).rejects.toThrow('io');
+  });
+});
+
+describe('cookieEncoding', () => {
+  it('encodeCookieValue leaves cookie octets alone and URL-encodes the rest', () => {
+    expect(encodeCookieValue('s:abc.d/e+f')).toBe('s:abc.d/e+f');
+    expect(encodeCookieValue('a b;c')).toBe(encodeURIComponent('a b;c'));
+    expect(encodeCookieValue('100%')).toBe('100%25');
+  });
+
+  it("'minimal' writes the signed value as it is; the default URL-encodes it; both read back", async () => {
+    const id = 'id-with/slash+plus';
+    await store.inner.set(id, { cookie: { originalMaxAge: null }, n: 1 });
+    const value = signCookie(id, SECRET);
+    const minimal = manage({ cookieEncoding: 'minimal', rolling: true });
+    const raw = await roundTrip(minimal, `connect.sid=${value}`);
+    expect(raw.state.id).toBe(id);
+    expect(cookiePair(raw.setCookie)).toBe(`connect.sid=${value}`);
+    const uri = await roundTrip(manage({ rolling: true }), `connect.sid=${value}`);
+    expect(cookiePair(uri.setCookie)).toBe(`connect.sid=${encodeURIComponent(value)}`);
+  });
+
+  it('rejects an unknown encoding', () => {
+    expect(() => manage({ cookieEncoding: 'base64' as 'uri' })).toThrow(SessConfigError);
   });
 });

@@ -189,6 +189,8 @@ function createManager(
     ...(options.store ? { store: toSessionStore(options.store) } : {}),
     name: options.cookieName || 'sessionId',
     cookiePrefix: options.cookiePrefix ?? '',
+    // @fastify/cookie writes the signed value unencoded (`s:`, `/`, `+` as they are).
+    cookieEncoding: 'minimal',
     cookie: cookieOptions(options.cookie),
     // @fastify/session writes a session only when it changed, or with `rolling`.
     resave: false,
