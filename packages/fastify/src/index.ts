@@ -6,6 +6,7 @@ import {
   type CookieOptions,
   normalizeSecrets,
   type RequestSession,
+  type SecretKey,
   SessConfigError,
   SessionManager,
   type SessionStore,
@@ -80,7 +81,7 @@ function plugin(
   let manager: SessionManager<FastifyRequest>;
   try {
     checkOptions(options);
-    const secret = normalizeSecrets(options.secret)[0] as string;
+    const secret = normalizeSecrets(options.secret)[0] as SecretKey;
     /** The session class of this registration: it knows how its cookie is signed. */
     class PluginSession extends FastifySession {
       override get encryptedSessionId(): string {
