@@ -119,6 +119,9 @@ export function missingRequirement(
     } else if (need === 'sharedInstances') {
       if (options.isolatedInstances)
         return 'each store instance is its own backend (isolatedInstances)';
+    } else if (need === 'listing') {
+      if (!['ids', 'all', 'length'].some((c) => capabilities.has(c as StoreCapability)))
+        return 'the store has no ids(), all() or length()';
     } else if (need === 'defaultTtl') {
       const ttl = options.defaultTtl;
       if (ttl === undefined) return 'no `defaultTtl` declared';

@@ -46,7 +46,9 @@ export type Requirement =
   | 'unreachable'
   | 'ownedResources'
   | 'sharedInstances'
-  | 'defaultTtl';
+  | 'defaultTtl'
+  /** Any of ids, all, length. */
+  | 'listing';
 
 export interface BehaviourContext {
   /** The store under test, fresh for this behaviour. */

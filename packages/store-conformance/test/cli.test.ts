@@ -16,7 +16,7 @@ const storeModule = (ignoreExpiry: boolean) => `
 const spaces = new Map();
 const expiryOf = (record) => {
   const e = record.cookie && record.cookie.expires;
-  if (e === undefined || e === null) return Date.now() + 86_400_000;
+  if (e === undefined || e === null || e === false) return Date.now() + 86_400_000;
   const ms = Date.parse(e);
   return Number.isNaN(ms) ? 0 : ms;
 };

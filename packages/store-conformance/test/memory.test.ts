@@ -63,9 +63,12 @@ describeStoreConformance({
   unreachable: () =>
     fromCallbackStore(
       {
-        get: () => undefined, // never calls back: the bridge's time bound must end it
+        // Never calls back: the bridge's time bound must end each operation.
+        get: () => undefined,
         set: () => undefined,
         destroy: () => undefined,
+        all: () => undefined,
+        clear: () => undefined,
       },
       { timeout: 300 },
     ),

@@ -94,4 +94,33 @@ export const compareAndSet: Behaviour[] = [
       for (let i = 0; i < 20; i++) assert.equal(got?.[`k${i}`], i, `key k${i} was lost`);
     },
   },
+  {
+    group: 'compareAndSet',
+    name: "a successful compareAndSet writes the new record's expiry, later or earlier",
+    requires: ['compareAndSet'],
+    run: async ({ store }) => {
+      await store.set('cas-extend', record({ v: 1 }, 1_000));
+      const short = await store.get('cas-extend');
+      assert.ok(short);
+      assert.equal(
+        await store.compareAndSet?.('cas-extend', short, record({ v: 2 }, 60_000)),
+        true,
+      );
+      await store.set('cas-shorten', record({ v: 1 }, 3_600_000));
+      const long = await store.get('cas-shorten');
+      assert.ok(long);
+      assert.equal(await store.compareAndSet?.('cas-shorten', long, record({ v: 2 }, 1_000)), true);
+      await sleep(1_300);
+      assert.equal(
+        (await store.get('cas-extend'))?.v,
+        2,
+        'compareAndSet kept the old, earlier expiry',
+      );
+      assert.equal(
+        await store.get('cas-shorten'),
+        null,
+        'compareAndSet kept the old, later expiry',
+      );
+    },
+  },
 ];

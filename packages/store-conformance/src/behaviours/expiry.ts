@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Behaviour } from '../types.js';
-import { record } from './helpers.js';
+import { assertListed, record } from './helpers.js';
 
 export const expiry: Behaviour[] = [
   {
@@ -94,6 +94,34 @@ export const expiry: Behaviour[] = [
       broken.cookie = { ...broken.cookie, expires: 'not a date' };
       await store.set('bad-date', broken).catch(() => undefined);
       assert.equal(await store.get('bad-date'), null);
+    },
+  },
+  {
+    group: 'expiry',
+    name: 'a record with cookie.expires false (express-session writes them) lives like one without expiry',
+    run: async ({ store }) => {
+      const noExpiry = record({ v: 1 }, null);
+      noExpiry.cookie = { ...noExpiry.cookie, expires: false as unknown as null };
+      await store.set('expires-false', noExpiry);
+      const got = await store.get('expires-false');
+      assert.equal(got?.v, 1, 'a record with cookie.expires false was dropped at once');
+      const reported: unknown = got?.cookie.expires;
+      assert.ok(
+        reported === false || reported === null || reported === undefined,
+        `cookie.expires false came back as ${JSON.stringify(reported)}`,
+      );
+      if (store.touch) {
+        await store.touch('expires-false', noExpiry);
+        assert.equal(
+          (await store.get('expires-false'))?.v,
+          1,
+          'a touch with cookie.expires false ended it',
+        );
+      }
+      await sleep(1_100);
+      assert.equal((await store.get('expires-false'))?.v, 1, 'it died within a second');
+      if (store.ids || store.all || store.length)
+        await assertListed(store, ['expires-false'], 'with a cookie.expires false record');
     },
   },
 ];

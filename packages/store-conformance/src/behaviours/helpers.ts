@@ -91,4 +91,81 @@ export async function assertRejectsFast(
 
 export const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-/** Every behaviour of the suite, in report order. */
+/** An id as a failure message shows it: quoted, long ones shortened. */
+export function show(id: string): string {
+  return JSON.stringify(
+    id.length > 40 ? `${id.slice(0, 18)}…${id.slice(-18)} (${id.length} chars)` : id,
+  );
+}
+
+/** How a listing differs from the ids expected, in one line; `null` when it does not. */
+function listingDiff(got: string[], expected: string[]): string | null {
+  const want = new Set(expected);
+  const seen = new Set<string>();
+  const duplicated = new Set<string>();
+  for (const id of got) {
+    if (seen.has(id)) duplicated.add(id);
+    seen.add(id);
+  }
+  const missing = expected.filter((id) => !seen.has(id));
+  const extra = [...seen].filter((id) => !want.has(id));
+  if (missing.length + extra.length + duplicated.size === 0) return null;
+  const some = (ids: string[]) => ids.slice(0, 3).map(show).join(', ');
+  return [
+    missing.length ? `${missing.length} missing (${some(missing)})` : '',
+    extra.length ? `${extra.length} unexpected (${some(extra)})` : '',
+    duplicated.size ? `${duplicated.size} listed twice (${some([...duplicated])})` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** Every listing the store has (ids, all, length) shows exactly `expected`, once each. */
+export async function assertListed(
+  store: SessionStore,
+  expected: string[],
+  when: string,
+): Promise<void> {
+  if (store.ids) {
+    const diff = listingDiff(await store.ids(), expected);
+    assert.ok(diff === null, `ids() ${when}: ${diff}`);
+  }
+  if (store.all) {
+    const diff = listingDiff(Object.keys(await store.all()), expected);
+    assert.ok(diff === null, `all() ${when}: ${diff}`);
+  }
+  if (store.length) {
+    const n = await store.length();
+    assert.equal(n, expected.length, `length() ${when}: ${n}, expected ${expected.length}`);
+  }
+}
+
+/**
+ * Ids a careless store would merge are distinct sessions through every
+ * operation: set/get, listings, touch, destroy.
+ */
+export async function assertDistinctIds(store: SessionStore, ids: string[]): Promise<void> {
+  for (const [i, id] of ids.entries()) await store.set(id, record({ who: i }));
+  const check = async (live: number[], when: string) => {
+    for (const i of live) {
+      const got = await store.get(ids[i] as string);
+      assert.equal(
+        got?.who,
+        i,
+        `get(${show(ids[i] as string)}) ${when}: ${got ? `the record of ${show(ids[got.who as number] ?? '?')}` : 'null'}`,
+      );
+    }
+  };
+  const all = ids.map((_, i) => i);
+  await check(all, 'after writing each id');
+  await assertListed(store, ids, 'after writing each id');
+  if (store.touch) {
+    for (const [i, id] of ids.entries()) await store.touch(id, record({ who: i }, 7_200_000));
+    await check(all, 'after touching each id');
+  }
+  const [first, ...rest] = ids as [string, ...string[]];
+  await store.destroy(first);
+  assert.equal(await store.get(first), null, `get(${show(first)}) after destroying it`);
+  await check(all.slice(1), `after destroying ${show(first)}`);
+  await assertListed(store, rest, `after destroying ${show(first)}`);
+}

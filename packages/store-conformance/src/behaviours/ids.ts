@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Behaviour } from '../types.js';
-import { ID_ALPHABET, record, roundTrip } from './helpers.js';
+import { assertDistinctIds, ID_ALPHABET, record, roundTrip } from './helpers.js';
 
 export const ids: Behaviour[] = [
   {
@@ -23,16 +23,39 @@ export const ids: Behaviour[] = [
     name: 'a 256-character id works',
     run: ({ store }) => roundTrip(store, 'L'.repeat(256), { v: 1 }),
   },
-  {
-    group: 'ids',
-    name: 'ids that differ only by case are distinct sessions',
-    run: async ({ store }) => {
-      await store.set('CaseID', record({ v: 'upper' }));
-      await store.set('caseid', record({ v: 'lower' }));
-      assert.equal((await store.get('CaseID'))?.v, 'upper');
-      assert.equal((await store.get('caseid'))?.v, 'lower');
-    },
-  },
+  ...(
+    [
+      ['ids that differ only by case', ['CaseID', 'caseid', 'CASEID']],
+      ['an id and its URL-encoded twin (aA, a%41, a%2541)', ['aA', 'a%41', 'a%2541']],
+      [
+        'ids that differ only by characters a sanitizer would strip (. / space + = \\)',
+        [
+          'sanitized',
+          'sani.tized',
+          'sani/tized',
+          'sani tized',
+          'sani+tized',
+          'sani=tized',
+          'sani\\tized',
+        ],
+      ],
+      ['ids holding ? or : (q, q?x=1, q:x, q:, :q)', ['q', 'q?x=1', 'q:x', 'q:', ':q']],
+      [
+        'ids of 300 characters that share their first 299',
+        ['P'.repeat(299) + '1', 'P'.repeat(299) + '2', 'P'.repeat(299)],
+      ],
+      [
+        'an id with punctuation a custom genid may use (. : / % + = ~ ! @ *) and its letters alone',
+        ['a.b:c/d%e+f=g~h!i@j*k', 'abcdefghijk'],
+      ],
+    ] as [string, string[]][]
+  ).map(
+    ([what, list]): Behaviour => ({
+      group: 'ids',
+      name: `${what} are distinct sessions through get, touch, destroy and listings`,
+      run: ({ store }) => assertDistinctIds(store, list),
+    }),
+  ),
   {
     group: 'ids',
     name: 'an id that is a prefix of another is a distinct session',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Behaviour } from '../types.js';
-import { liveIds, record } from './helpers.js';
+import { assertListed, assertSameRecord, liveIds, record } from './helpers.js';
 
 export const isolation: Behaviour[] = [
   {
@@ -67,6 +67,49 @@ export const isolation: Behaviour[] = [
       await second.set('theirs', record({ v: 1 }));
       await store.clear?.();
       assert.equal((await second.get('theirs'))?.v, 1);
+    },
+  },
+  {
+    group: 'isolation',
+    name: 'all sees only its own namespace, whole records included (even when ids exists)',
+    requires: ['all'],
+    run: async ({ store, other }) => {
+      const second = await other();
+      const mine = record({ owner: 'mine' });
+      await store.set('mine', mine);
+      await second.set('theirs', record({ owner: 'theirs' }));
+      await second.set('mine', record({ owner: 'theirs' }));
+      const all = (await store.all?.()) ?? {};
+      assert.deepEqual(Object.keys(all).sort(), ['mine'], 'all() lists ids of another namespace');
+      assertSameRecord(all.mine ?? null, mine, "all() returned another namespace's record");
+    },
+  },
+  {
+    group: 'isolation',
+    name: 'a namespace that extends another (ns, nsx) shares nothing: get, listings, clear',
+    run: async ({ store, namespace, reopen }) => {
+      const longer = await reopen(`${namespace}x`);
+      await store.set('short-ns', record({ owner: 'ns' }));
+      await longer.set('long-ns', record({ owner: 'nsx' }));
+      assert.equal(await store.get('long-ns'), null, 'ns gets a record of nsx');
+      assert.equal(await longer.get('short-ns'), null, 'nsx gets a record of ns');
+      await assertListed(store, ['short-ns'], 'of ns');
+      await assertListed(longer, ['long-ns'], 'of nsx');
+      if (store.clear) {
+        await store.clear();
+        assert.equal(
+          (await longer.get('long-ns'))?.owner,
+          'nsx',
+          "clear() of ns removed nsx's record",
+        );
+        await store.set('short-ns', record({ owner: 'ns' }));
+        await longer.clear?.();
+        assert.equal(
+          (await store.get('short-ns'))?.owner,
+          'ns',
+          "clear() of nsx removed ns's record",
+        );
+      }
     },
   },
 ];

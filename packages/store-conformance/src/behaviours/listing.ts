@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Behaviour } from '../types.js';
-import { record, roundTrip } from './helpers.js';
+import { assertListed, assertSameRecord, record, roundTrip } from './helpers.js';
 
 export const listing: Behaviour[] = [
   {
@@ -75,12 +75,47 @@ export const listing: Behaviour[] = [
   },
   {
     group: 'listing',
-    name: 'listing many records (1,000) is complete',
-    requires: ['ids'],
+    name: 'all returns whole records: the cookie and every key as written',
+    requires: ['all'],
     run: async ({ store }) => {
-      const ids = Array.from({ length: 1000 }, (_, i) => `many-${i}`);
-      await Promise.all(ids.map((id) => store.set(id, record())));
-      assert.equal((await store.ids?.())?.length, 1000);
+      const written = record({ v: 1, nested: { n: [1, 2] } });
+      await store.set('whole', written);
+      const got = (await store.all?.())?.whole ?? null;
+      assertSameRecord(got, written, 'all() returned a different record than set wrote');
+    },
+  },
+  {
+    group: 'listing',
+    name: 'a destroyed id is no longer listed (ids, all, length)',
+    requires: ['listing'],
+    run: async ({ store }) => {
+      for (const id of ['d-1', 'd-2', 'd-3']) await store.set(id, record());
+      await store.destroy('d-2');
+      await assertListed(store, ['d-1', 'd-3'], 'after destroying d-2');
+    },
+  },
+  {
+    group: 'listing',
+    name: 'an overwritten id is listed once (ids, all, length)',
+    requires: ['listing'],
+    run: async ({ store }) => {
+      await store.set('o-1', record({ v: 1 }));
+      await store.set('o-1', record({ v: 2 }, 7_200_000));
+      await store.set('o-1', record({ v: 3 }, 600_000));
+      await store.set('o-2', record());
+      await assertListed(store, ['o-1', 'o-2'], 'after three writes of o-1');
+    },
+  },
+  {
+    group: 'listing',
+    name: 'listing 2,345 records is complete, each id once (ids, all, length): no first page only',
+    requires: ['listing'],
+    run: async ({ store }) => {
+      const ids = Array.from({ length: 2_345 }, (_, i) => `many-${i}`);
+      for (let i = 0; i < ids.length; i += 100) {
+        await Promise.all(ids.slice(i, i + 100).map((id) => store.set(id, record())));
+      }
+      await assertListed(store, ids, 'of 2,345 records');
     },
   },
 ];
