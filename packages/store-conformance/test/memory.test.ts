@@ -3,7 +3,10 @@ import { describeStoreConformance } from '../src/index.js';
 
 describeStoreConformance({
   name: 'core MemoryStore',
-  create: () => new MemoryStore({ sweepInterval: 0 }),
+  create: () => new MemoryStore({ sweepInterval: 0, ttl: 1_500 }),
+  defaultTtl: 1_500,
+  // Each MemoryStore is its own backend (and close() drops its records, which is fine for memory).
+  isolatedInstances: true,
 });
 
 /**
@@ -60,6 +63,7 @@ function callbackStore() {
 describeStoreConformance({
   name: 'fromCallbackStore bridge over an express-session style store',
   create: () => fromCallbackStore(callbackStore()),
+  isolatedInstances: true,
   unreachable: () =>
     fromCallbackStore(
       {

@@ -21,6 +21,8 @@ describeStoreConformance({
 describeStoreConformance({
   name: 'sqlite (:memory:)',
   create: () => new SqliteStore({ filename: ':memory:' }),
+  // Each :memory: database is its own backend.
+  isolatedInstances: true,
 });
 
 describeStoreConformance({

@@ -25,9 +25,9 @@ export const expiry: Behaviour[] = [
   {
     group: 'expiry',
     name: 'a record without cookie.expires lives on (the store default TTL)',
-    run: async ({ store }) => {
+    run: async ({ store, options }) => {
       await store.set('browser-session', record({ v: 1 }, null));
-      await sleep(1_100);
+      await sleep(Math.min(1_100, (options.defaultTtl ?? 2_200) / 2));
       assert.equal((await store.get('browser-session'))?.v, 1);
     },
   },
@@ -99,7 +99,7 @@ export const expiry: Behaviour[] = [
   {
     group: 'expiry',
     name: 'a record with cookie.expires false (express-session writes them) lives like one without expiry',
-    run: async ({ store }) => {
+    run: async ({ store, options }) => {
       const noExpiry = record({ v: 1 }, null);
       noExpiry.cookie = { ...noExpiry.cookie, expires: false as unknown as null };
       await store.set('expires-false', noExpiry);
@@ -118,10 +118,34 @@ export const expiry: Behaviour[] = [
           'a touch with cookie.expires false ended it',
         );
       }
-      await sleep(1_100);
-      assert.equal((await store.get('expires-false'))?.v, 1, 'it died within a second');
+      const wait = Math.min(1_100, (options.defaultTtl ?? 2_200) / 2);
+      await sleep(wait);
+      assert.equal((await store.get('expires-false'))?.v, 1, `it died within ${wait} ms`);
       if (store.ids || store.all || store.length)
         await assertListed(store, ['expires-false'], 'with a cookie.expires false record');
+    },
+  },
+  {
+    group: 'expiry',
+    name: 'a record without cookie.expires lives for the declared default TTL, and no longer',
+    requires: ['defaultTtl'],
+    run: async ({ store, options }) => {
+      const ttl = options.defaultTtl ?? 0;
+      const margin = Math.max(300, ttl * 0.2);
+      const started = Date.now();
+      await store.set('default-ttl', record({ v: 1 }, null));
+      await sleep(Math.max(0, ttl - margin - (Date.now() - started)));
+      assert.equal(
+        (await store.get('default-ttl'))?.v,
+        1,
+        `gone before the declared default TTL (${ttl} ms)`,
+      );
+      await sleep(Math.max(0, ttl + margin - (Date.now() - started)));
+      assert.equal(
+        await store.get('default-ttl'),
+        null,
+        `still returned ${Date.now() - started} ms after set: the declared default TTL (${ttl} ms) is not honoured`,
+      );
     },
   },
 ];

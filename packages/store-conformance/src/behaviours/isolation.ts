@@ -112,4 +112,30 @@ export const isolation: Behaviour[] = [
       }
     },
   },
+  {
+    group: 'isolation',
+    name: 'several instances on one namespace (several app servers) see each write and destroy at once',
+    requires: ['sharedInstances'],
+    run: async ({ store, namespace, reopen }) => {
+      const second = await reopen(namespace);
+      await store.set('shared', record({ v: 1 }));
+      assert.equal(
+        (await second.get('shared'))?.v,
+        1,
+        'a second instance on the same namespace does not see the record: if each instance is its own backend (in memory), declare isolatedInstances',
+      );
+      await store.set('shared', record({ v: 2 }));
+      assert.equal(
+        (await second.get('shared'))?.v,
+        2,
+        'an overwrite through one instance is not seen by the other',
+      );
+      await store.destroy('shared');
+      assert.equal(
+        await second.get('shared'),
+        null,
+        'a destroy (a logout) through one instance is not seen by the other',
+      );
+    },
+  },
 ];

@@ -78,4 +78,33 @@ export const lifecycle: Behaviour[] = [
       }
     },
   },
+  {
+    group: 'lifecycle',
+    name: 'set after close rejects: a write that resolves but stores nothing is silent data loss',
+    requires: ['close'],
+    run: async ({ store, options }) => {
+      await store.close?.();
+      const outcome = await within(
+        options.failFastWithin ?? 5_000,
+        'set after close',
+        store.set('after-close', record()).then(
+          () => 'resolved',
+          () => 'rejected',
+        ),
+      );
+      assert.equal(outcome, 'rejected', 'set after close resolved');
+    },
+  },
+  {
+    group: 'lifecycle',
+    name: 'close never deletes data another instance on the namespace still serves',
+    requires: ['close', 'sharedInstances'],
+    run: async ({ store, namespace, reopen }) => {
+      const second = await reopen(namespace);
+      await store.set('kept', record({ v: 1 }));
+      assert.equal((await second.get('kept'))?.v, 1, 'a second instance does not see the record');
+      await store.close?.();
+      assert.equal((await second.get('kept'))?.v, 1, "close deleted the namespace's records");
+    },
+  },
 ];
