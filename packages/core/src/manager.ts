@@ -19,7 +19,6 @@ import {
   Session,
   type SessionClass,
   type SessionContext,
-  sessionDataJson,
   sessionToRecord,
 } from './session.js';
 import {
@@ -30,7 +29,7 @@ import {
   unsignCookie,
 } from './signing.js';
 import { isSessionRecord, type SessionStore, sessionExpiry } from './store.js';
-import type { SessionRecord } from './types.js';
+import type { SessionRecord, StoredCookie } from './types.js';
 
 /** What to do when two parallel requests changed the same session key. */
 export type ConflictPolicy = 'last-write-wins' | 'error';
@@ -233,7 +232,7 @@ export class SessionManager<Req = unknown> {
     const bound = this.options.storeTimeout ?? 10_000;
     try {
       return await withDeadline(
-        Promise.resolve().then(run),
+        started(run),
         bound,
         () => new StoreUnavailableError(this.#storeName, operation, `no answer within ${bound} ms`),
       );
@@ -275,8 +274,14 @@ export class RequestSession<Req = unknown> implements SessionContext {
   #originalId = '';
   #originalHash = '';
   #savedHash: string | undefined;
-  /** JSON of the record as last read from or written to the store; the merge base. */
-  #baseJson: string | null = null;
+  /**
+   * The record as last read from or written to the store, the merge base:
+   * its cookie (a copy) and a JSON snapshot of its data, key by key. `null`
+   * when the store holds nothing this request read (a new session).
+   */
+  #base: { cookie: StoredCookie; data: DataSnapshot } | null = null;
+  /** The data snapshot prepareCommit() took, reused for the cookie and the save. */
+  #committed: { session: Session; data: DataSnapshot } | null = null;
   #secretIndex = 0;
   #touched = false;
   #clearCookie = false;
@@ -309,15 +314,16 @@ export class RequestSession<Req = unknown> implements SessionContext {
   adopt(id: string, record: SessionRecord, secretIndex: number): boolean {
     const manager = this.#manager;
     let session: Session;
-    let hash: string;
-    let base: string | null = null;
+    let data: DataSnapshot;
     try {
       session = new manager.sessionClass(this, id, record);
-      hash = sessionDataJson(session);
-      if (manager.store.compareAndSet) base = JSON.stringify(record);
+      // One JSON pass over the data: the change-detection hash, and the merge
+      // base (the values as the session holds them before the handler runs).
+      data = snapshotData(session);
     } catch {
       return false;
     }
+    const hash = data.json;
     this.id = id;
     this.#secretIndex = secretIndex;
     this.session = session;
@@ -326,7 +332,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
     this.#persistedJson = hash;
     // express-session's default is resave: true (rewrite even when unchanged).
     if (manager.options.resave === false) this.#savedHash = hash;
-    this.#baseJson = base;
+    this.#base = { cookie: { ...record.cookie }, data };
     return true;
   }
 
@@ -341,12 +347,12 @@ export class RequestSession<Req = unknown> implements SessionContext {
     session.cookie = this.#newCookie(this.#cookieOptions);
     this.id = id;
     this.session = session;
-    this.#baseJson = null;
+    this.#base = null;
     this.#persistedJson = '{}';
     this.#saved = false;
     if (this.#originalId === '') {
       this.#originalId = id;
-      this.#originalHash = sessionDataJson(session);
+      this.#originalHash = snapshotData(session).json;
     }
   }
 
@@ -377,7 +383,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
    * does not count, the cookie never does).
    */
   isModified(): boolean {
-    return this.session !== null && sessionDataJson(this.session) !== this.#persistedJson;
+    return this.session !== null && snapshotData(this.session).json !== this.#persistedJson;
   }
 
   /** Whether this request wrote the current session to the store (@fastify/session's `isSaved()`). */
@@ -398,16 +404,17 @@ export class RequestSession<Req = unknown> implements SessionContext {
       throw new SessError('SESS_NOT_FOUND', 'failed to load session');
     }
     this.session = new this.#manager.sessionClass(this, id, record);
-    this.#persistedJson = sessionDataJson(this.session);
+    const data = snapshotData(this.session);
+    this.#persistedJson = data.json;
     this.#saved = false;
-    if (this.#manager.store.compareAndSet) this.#baseJson = JSON.stringify(record);
+    this.#base = { cookie: { ...record.cookie }, data };
     this.#replaced();
   }
 
   async destroy(options: DestroyOptions): Promise<void> {
     const id = this.id;
     this.session = null;
-    this.#baseJson = null;
+    this.#base = null;
     this.#clearCookie = options.clearCookie ?? this.#manager.options.clearCookieOnDestroy ?? false;
     this.#replaced();
     await this.#manager.call('destroy', () => this.#manager.store.destroy(id), id);
@@ -463,7 +470,11 @@ export class RequestSession<Req = unknown> implements SessionContext {
       session.touch();
       this.#touched = true;
     }
-    if (this.#shouldSave(session) && this.#canReturn(session)) this.#plan = CommitPlan.Save;
+    // One JSON pass over the data for every decision from here on: save,
+    // and the Set-Cookie decision when the headers go out.
+    const data = snapshotData(session);
+    this.#committed = { session, data };
+    if (this.#shouldSave(data) && this.#canReturn(session)) this.#plan = CommitPlan.Save;
     else if (this.#shouldTouch(session) && this.#manager.store.touch) this.#plan = CommitPlan.Touch;
     this.#planId = this.id;
     return this.#plan !== CommitPlan.Nothing;
@@ -477,7 +488,9 @@ export class RequestSession<Req = unknown> implements SessionContext {
     const id = this.#planId;
     switch (plan) {
       case CommitPlan.Save:
-        return this.session ? this.#persist(this.session) : Promise.resolve();
+        return this.session
+          ? this.#persist(this.session, this.#snapshotOf(this.session))
+          : Promise.resolve();
       case CommitPlan.Touch: {
         const session = this.session;
         const touch = manager.store.touch;
@@ -526,7 +539,9 @@ export class RequestSession<Req = unknown> implements SessionContext {
     }
     const session = this.session;
     if (!session || (current !== undefined && current !== session)) return null;
-    if (!this.#shouldSetCookie(session)) return null;
+    if (!this.#shouldSetCookie(session, this.#snapshotOf(session) ?? snapshotData(session))) {
+      return null;
+    }
     const cookie = session.cookie;
     if (cookie.secure && !this.#input.secure) return null;
     if (!this.#touched) {
@@ -558,12 +573,18 @@ export class RequestSession<Req = unknown> implements SessionContext {
 
   // --- the decisions, as express-session makes them ----------------------------
 
-  #isModified(session: Session): boolean {
-    return this.#originalId !== this.id || this.#originalHash !== sessionDataJson(session);
+  /** The snapshot prepareCommit() took of `session`, if it took one of it. */
+  #snapshotOf(session: Session): DataSnapshot | undefined {
+    const committed = this.#committed;
+    return committed?.session === session ? committed.data : undefined;
   }
 
-  #isSaved(session: Session): boolean {
-    return this.#originalId === this.id && this.#savedHash === sessionDataJson(session);
+  #isModified(data: DataSnapshot): boolean {
+    return this.#originalId !== this.id || this.#originalHash !== data.json;
+  }
+
+  #isSaved(data: DataSnapshot): boolean {
+    return this.#originalId === this.id && this.#savedHash === data.json;
   }
 
   /** Whether a browser can come back to this session (see `saveWithoutCookie`). */
@@ -572,12 +593,12 @@ export class RequestSession<Req = unknown> implements SessionContext {
     return this.cookieId === this.id || !session.cookie.secure || this.#input.secure;
   }
 
-  #shouldSave(session: Session): boolean {
+  #shouldSave(data: DataSnapshot): boolean {
     const options = this.#manager.options;
     const saveUninitialized = options.saveUninitialized ?? true;
     return !saveUninitialized && this.#savedHash === undefined && this.cookieId !== this.id
-      ? this.#isModified(session)
-      : !this.#isSaved(session);
+      ? this.#isModified(data)
+      : !this.#isSaved(data);
   }
 
   /**
@@ -592,25 +613,25 @@ export class RequestSession<Req = unknown> implements SessionContext {
     return this.#manager.options.rolling ?? false;
   }
 
-  #shouldSetCookie(session: Session): boolean {
+  #shouldSetCookie(session: Session, data: DataSnapshot): boolean {
     const options = this.#manager.options;
     if (this.cookieId !== this.id) {
-      return (options.saveUninitialized ?? true) || this.#isModified(session);
+      return (options.saveUninitialized ?? true) || this.#isModified(data);
     }
     if (this.#secretIndex > 0) return true; // re-sign with the current secret
     return (
-      (options.rolling ?? false) || (session.cookie.expires !== null && this.#isModified(session))
+      (options.rolling ?? false) || (session.cookie.expires !== null && this.#isModified(data))
     );
   }
 
   // --- writing ------------------------------------------------------------------
 
-  async #persist(session: Session): Promise<void> {
+  async #persist(session: Session, taken?: DataSnapshot): Promise<void> {
     const previous = this.#savedHash;
-    const json = sessionDataJson(session);
-    this.#savedHash = json;
+    const data = taken ?? snapshotData(session);
+    this.#savedHash = data.json;
     try {
-      await this.#write(session, json);
+      await this.#write(session, data);
     } catch (error) {
       // Not saved: the end of the request tries again rather than taking it as saved.
       this.#savedHash = previous;
@@ -618,35 +639,45 @@ export class RequestSession<Req = unknown> implements SessionContext {
     }
   }
 
-  async #write(session: Session, json: string): Promise<void> {
+  async #write(session: Session, data: DataSnapshot): Promise<void> {
     const manager = this.#manager;
     const store = manager.store;
     const record = sessionToRecord(session);
     const id = this.id;
     const cas = store.compareAndSet;
-    if (!cas || this.#baseJson === null) {
+    const base = this.#base;
+    if (!cas || base === null) {
       await manager.call('set', () => store.set(id, record), id);
-      if (cas) this.#baseJson = JSON.stringify(record);
-      this.#wrote(json);
+      this.#base = { cookie: { ...record.cookie }, data };
+      this.#wrote(data.json);
       return;
     }
     // Merge this request's changes into what the store holds now, so that a
     // parallel request's changes to other keys survive (see README, "Parallel requests").
-    const base = JSON.parse(this.#baseJson) as SessionRecord;
-    const changes = changedKeys(base, record);
-    let current: SessionRecord | null = base; // optimistic: nobody wrote since we read
+    // The changed keys come from comparing the two snapshots' JSON, key by key.
+    const changes = changedKeys(base.data, data);
+    // What the store should still hold: the base. Its unchanged keys are
+    // JSON-equal to this request's values, so those are used as they are;
+    // only changed keys are decoded from the base snapshot.
+    const expectedBase = baseRecord(base, changes, record);
+    let current: SessionRecord | null = expectedBase; // optimistic: nobody wrote since we read
     for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
       if (current === null) {
         // Destroyed or regenerated by another request meanwhile: never resurrect it.
-        this.#baseJson = null;
+        this.#base = null;
         return;
       }
       const next = mergeChanges(current, record, changes);
-      if (attempt > 0) this.#reportConflicts(base, current, changes);
+      if (attempt > 0) this.#reportConflicts(base.data, current, changes);
       const expected = current;
       if (await manager.call('compareAndSet', () => cas.call(store, id, expected, next), id)) {
-        this.#baseJson = JSON.stringify(next);
-        this.#wrote(json);
+        // The new base: JSON of every key of `next`, taken from the snapshots
+        // where the value came from one (all of them when nobody else wrote).
+        const known = new Map<string, string>();
+        if (expected === expectedBase) addParts(known, base.data);
+        addParts(known, data, changes);
+        this.#base = { cookie: { ...next.cookie }, data: snapshotRecord(next, known) };
+        this.#wrote(data.json);
         return;
       }
       if (attempt >= 2) await backoff(attempt);
@@ -666,8 +697,8 @@ export class RequestSession<Req = unknown> implements SessionContext {
     this.#saved = true;
   }
 
-  #reportConflicts(base: SessionRecord, current: SessionRecord, changes: Set<string>): void {
-    const keys = [...changes].filter((key) => !sameJson(base[key], current[key]));
+  #reportConflicts(base: DataSnapshot, current: SessionRecord, changes: Set<string>): void {
+    const keys = [...changes].filter((key) => base.parts.get(key) !== JSON.stringify(current[key]));
     if (keys.length === 0) return;
     this.#manager.options.onConflict?.({ keys });
     if (this.#manager.options.conflicts === 'error') throw new SessionConflictError(keys);
@@ -704,13 +735,73 @@ function unquote(value: string): string {
     : value;
 }
 
-/** Top-level data keys whose value differs between the base and this request's record. */
-function changedKeys(base: SessionRecord, mine: SessionRecord): Set<string> {
-  const keys = new Set<string>();
-  for (const key of new Set([...Object.keys(base), ...Object.keys(mine)])) {
-    if (key !== 'cookie' && !sameJson(base[key], mine[key])) keys.add(key);
+/**
+ * A session's data as JSON, key by key: `parts` maps each top-level key
+ * (but `cookie`) to its value's JSON; keys whose value has no JSON
+ * (`undefined`, a function) are left out, as JSON.stringify leaves them out.
+ * `json` joins the parts into one string, the hash change detection compares
+ * (the JSON express-session hashes).
+ */
+interface DataSnapshot {
+  parts: Map<string, string>;
+  json: string;
+}
+
+function snapshotData(session: Session): DataSnapshot {
+  return snapshotKeys(session as unknown as Record<string, unknown>, Object.keys(session));
+}
+
+/** A record's data snapshot, reusing the JSON already `known` for a key. */
+function snapshotRecord(record: SessionRecord, known: Map<string, string>): DataSnapshot {
+  return snapshotKeys(record, Object.keys(record), known);
+}
+
+function snapshotKeys(
+  source: Record<string, unknown>,
+  keys: string[],
+  known?: Map<string, string>,
+): DataSnapshot {
+  const parts = new Map<string, string>();
+  let json = '{';
+  for (const key of keys) {
+    if (key === 'cookie') continue;
+    const part = known?.get(key) ?? (JSON.stringify(source[key]) as string | undefined);
+    if (part === undefined) continue;
+    json += `${parts.size === 0 ? '' : ','}${JSON.stringify(key)}:${part}`;
+    parts.set(key, part);
   }
+  return { parts, json: `${json}}` };
+}
+
+/** Copy the parts of `from` into `into` (only those in `only`, when given). */
+function addParts(into: Map<string, string>, from: DataSnapshot, only?: Set<string>): void {
+  for (const [key, part] of from.parts) if (!only || only.has(key)) into.set(key, part);
+}
+
+/** Top-level data keys whose JSON differs between the base and this request's data. */
+function changedKeys(base: DataSnapshot, mine: DataSnapshot): Set<string> {
+  const keys = new Set<string>();
+  if (base.json === mine.json) return keys;
+  for (const [key, part] of mine.parts) if (base.parts.get(key) !== part) keys.add(key);
+  for (const key of base.parts.keys()) if (!mine.parts.has(key)) keys.add(key);
   return keys;
+}
+
+/**
+ * The base as a record: its cookie, the base JSON decoded for the keys this
+ * request changed, and this request's own values for the others (JSON-equal
+ * to the base's, so a store comparing JSON sees the record it holds).
+ */
+function baseRecord(
+  base: { cookie: StoredCookie; data: DataSnapshot },
+  changes: Set<string>,
+  mine: SessionRecord,
+): SessionRecord {
+  const record: SessionRecord = { cookie: base.cookie };
+  for (const [key, part] of base.data.parts) {
+    record[key] = changes.has(key) ? JSON.parse(part) : mine[key];
+  }
+  return record;
 }
 
 /** The current record with this request's changed keys (and cookie) applied. */
@@ -731,10 +822,6 @@ function mergeChanges(
 function backoff(attempt: number): Promise<void> {
   const ms = Math.random() * Math.min(50, 2 ** Math.min(attempt, 6));
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** The longest delay a Node timer takes (a longer one fires at once). */
@@ -870,6 +957,15 @@ function checkCookieOptions(name: string, options: CookieOptions): void {
   }
   if (partitioned === true && !secure) {
     throw new SessConfigError('a partitioned cookie needs cookie.secure (true or "auto")');
+  }
+}
+
+/** `run()` as a promise: a synchronous throw becomes a rejection. */
+function started<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

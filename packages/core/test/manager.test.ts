@@ -659,6 +659,67 @@ describe('parallel requests on one session (merge on write)', () => {
     for (let i = 0; i < 20; i++) expect(final?.[`k${i}`]).toBe(i);
   });
 
+  it('a nested value changed in place is merged, next to a parallel change of another key', async () => {
+    const manager = manage(store, { resave: false });
+    await store.inner.set('nested', stored(60_000, { cart: { items: ['a'] }, n: 0 }));
+    const load = () =>
+      manager.load({
+        request: {},
+        cookieHeader: cookieFor('nested'),
+        secure: false,
+      }) as Promise<RequestSession>;
+    const [first, second] = [await load(), await load()];
+    (data(first)['cart'] as { items: string[] }).items.push('b');
+    data(second)['n'] = 1;
+    await second.commit(second.session);
+    store.reset();
+    await first.commit(first.session);
+    expect(await store.inner.get('nested')).toMatchObject({ cart: { items: ['a', 'b'] }, n: 1 });
+    // The first compareAndSet expected the record as read; the second, after one read, won.
+    expect(store.calls.compareAndSet).toBe(2);
+    expect(store.calls.get).toBe(1);
+  });
+
+  it('one changed key next to nested data: one compareAndSet, no extra read', async () => {
+    const manager = manage(store, { resave: false, rolling: true });
+    await store.inner.set(PID, stored(60_000, { a: { deep: [1, 2, 3] }, b: 'x' }));
+    const state = (await manager.load({
+      request: {},
+      cookieHeader: cookieFor(PID),
+      secure: false,
+    })) as RequestSession;
+    data(state)['b'] = 'y';
+    store.reset();
+    await state.commit(state.session);
+    expect(store.calls.compareAndSet).toBe(1);
+    expect(store.calls.get).toBe(0);
+    expect(await store.inner.get(PID)).toMatchObject({ a: { deep: [1, 2, 3] }, b: 'y' });
+  });
+
+  it('save() mid-request, a parallel write, then more changes: nothing is lost', async () => {
+    const { first, second } = await two();
+    data(first)['a'] = 1;
+    await first.session?.save();
+    data(second)['b'] = 2;
+    await second.commit(second.session);
+    data(first)['shared'] = 'later';
+    await first.commit(first.session);
+    expect(await store.inner.get(PID)).toMatchObject({ a: 1, b: 2, shared: 'later' });
+  });
+
+  it('a stored key that names a Session member is kept when the session is merged', async () => {
+    const manager = manage(store, { resave: false });
+    await store.inner.set('member', stored(60_000, { save: 'stored data', n: 0 }));
+    const state = (await manager.load({
+      request: {},
+      cookieHeader: cookieFor('member'),
+      secure: false,
+    })) as RequestSession;
+    data(state)['n'] = 1;
+    await state.commit(state.session);
+    expect(await store.inner.get('member')).toMatchObject({ save: 'stored data', n: 1 });
+  });
+
   it('a destroy in flight is not undone by the other request', async () => {
     const { first, second } = await two();
     await first.session?.destroy();

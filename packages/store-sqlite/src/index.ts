@@ -105,6 +105,11 @@ export class SqliteStore implements SessionStore {
   readonly #at: (ms: number) => number | string;
   #pruner: Pruner | undefined;
   #closed = false;
+  #swap:
+    | Database.Transaction<
+        (id: string, wanted: string | null, next: SessionRecord, expires: number) => boolean
+      >
+    | undefined;
 
   constructor(options: SqliteStoreOptions = {}) {
     checkStoreOptions(options, { store: 'sqlite store', known: KNOWN_OPTIONS });
@@ -202,17 +207,24 @@ export class SqliteStore implements SessionStore {
   ): Promise<boolean> {
     const expires = this.#expiresAt(next);
     const wanted = expected === null ? null : encodeRecord(expected);
-    // IMMEDIATE takes the write lock before reading, so a second process
-    // cannot change the row between our read and our write.
-    const swap = this.db.transaction((): boolean => {
-      const now = Date.now();
-      const row = this.#sql.get.get(id, this.#at(now));
-      if (canonical(row?.session) !== wanted) return false;
-      if (expires <= now) this.#sql.destroy.run(id);
-      else this.#sql.upsert.run(id, encodeRecord(next), this.#at(expires));
-      return true;
+    return this.#run('compareAndSet', () => {
+      // IMMEDIATE takes the write lock before reading, so a second process
+      // cannot change the row between our read and our write. The
+      // transaction function is made once, not per call.
+      this.#swap ??= this.db.transaction(
+        (key: string, want: string | null, record: SessionRecord, at: number) => {
+          const now = Date.now();
+          const stored = this.#sql.get.get(key, this.#at(now))?.session;
+          // The stored text is usually our own encoding, byte for byte; only
+          // when it is not, decode and re-encode it to compare as JSON.
+          if (stored !== want && canonical(stored) !== want) return false;
+          if (at <= now) this.#sql.destroy.run(key);
+          else this.#sql.upsert.run(key, encodeRecord(record), this.#at(at));
+          return true;
+        },
+      );
+      return this.#swap.immediate(id, wanted, next, expires);
     });
-    return this.#run('compareAndSet', () => swap.immediate());
   }
 
   /** Delete every expired row now; returns how many went. Runs on the prune timer too. */
