@@ -1,10 +1,13 @@
 // Migrating from connect-mongo 6 (its current release): its README's configurations, ported
 // verbatim, either behave as they did there (same lifetimes, data readable both ways) or fail at
 // startup naming the change.
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { SessConfigError } from '@sess/core';
+import { session as sessSession } from '@sess/express';
 import ConnectMongo from 'connect-mongo';
-import type session from 'express-session';
+import express from 'express';
+import session from 'express-session';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MONGO_TTL_MS, MongoStore } from '../src/index.js';
@@ -215,4 +218,67 @@ describe.skipIf(skipReason)('migrating from connect-mongo 6', () => {
     expect(errors.length).toBeGreaterThan(0);
     expect(errors[0]).toMatchObject({ operation: 'clear' });
   });
+
+  it('through Express: a visitor moves between express-session + connect-mongo and @sess/express without losing the session', async () => {
+    const collectionName = uniqueName('migr_express');
+    const legacy = ConnectMongo.create({
+      client,
+      dbName: TEST_DB,
+      collectionName,
+      autoRemove: 'disabled',
+    });
+    const store = new MongoStore({ client, dbName: TEST_DB, collectionName });
+    const options = {
+      secret: 'foo',
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 600_000 },
+    };
+    const visits = (middleware: express.RequestHandler) =>
+      express()
+        .use(middleware)
+        .get('/', (req, res) => {
+          const data = req.session as unknown as { n?: number; via?: string[] };
+          data.n = (data.n ?? 0) + 1;
+          data.via = [...(data.via ?? []), String(req.query['via'])];
+          res.json({ n: data.n, via: data.via });
+        });
+    const legacyApp = await serve(visits(session({ ...options, store: legacy })));
+    const sessApp = await serve(
+      visits(sessSession({ ...options, store }) as unknown as express.RequestHandler),
+    );
+    const visit = async (app: string, via: string, cookie?: string) => {
+      const response = await fetch(`${app}/?via=${via}`, cookie ? { headers: { cookie } } : {});
+      const set = response.headers.get('set-cookie')?.split(';')[0];
+      return { body: await response.json(), cookie: set ?? cookie };
+    };
+    try {
+      const a = await visit(legacyApp.url, 'old');
+      const b = await visit(sessApp.url, 'new', a.cookie);
+      expect(b.body).toEqual({ n: 2, via: ['old', 'new'] });
+      const c = await visit(legacyApp.url, 'old', a.cookie);
+      expect(c.body).toEqual({ n: 3, via: ['old', 'new', 'old'] });
+      const started = await visit(sessApp.url, 'new');
+      const continued = await visit(legacyApp.url, 'old', started.cookie);
+      expect(continued.body).toEqual({ n: 2, via: ['new', 'old'] });
+    } finally {
+      await legacyApp.stop();
+      await sessApp.stop();
+      await store.close();
+    }
+  });
 });
+
+async function serve(app: express.Express) {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

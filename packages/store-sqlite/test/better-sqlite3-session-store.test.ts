@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SessConfigError, type SessionRecord } from '@sess/core';
+import { session as sessSession } from '@sess/express';
 import Database from 'better-sqlite3';
+import express from 'express';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SqliteStore } from '../src/index.js';
 
@@ -212,4 +215,63 @@ describe('migrating from better-sqlite3-session-store', () => {
     expect(() => new SqliteStore({ db, pruneInterval: 900 })).toThrow(/'15m' for 900 seconds/);
     expect(() => new SqliteStore({ db, client: db })).toThrow(/not both/);
   });
+
+  it('through Express: a visitor moves between express-session and @sess/express without losing the session', async () => {
+    const old = incumbent(db);
+    const store = new SqliteStore({ client: db, layout: 'better-sqlite3-session-store' });
+    const options = {
+      secret: 'keyboard cat',
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 600_000 },
+    };
+    const visits = (middleware: express.RequestHandler) =>
+      express()
+        .use(middleware)
+        .get('/', (req, res) => {
+          const data = req.session as unknown as { n?: number; via?: string[] };
+          data.n = (data.n ?? 0) + 1;
+          data.via = [...(data.via ?? []), String(req.query['via'])];
+          res.json({ n: data.n, via: data.via });
+        });
+    const legacyApp = await serve(
+      visits(session({ ...options, store: old as unknown as import('express-session').Store })),
+    );
+    const sessApp = await serve(
+      visits(sessSession({ ...options, store }) as unknown as express.RequestHandler),
+    );
+    const visit = async (app: string, via: string, cookie?: string) => {
+      const response = await fetch(`${app}/?via=${via}`, cookie ? { headers: { cookie } } : {});
+      const set = response.headers.get('set-cookie')?.split(';')[0];
+      return { body: await response.json(), cookie: set ?? cookie };
+    };
+    try {
+      const a = await visit(legacyApp.url, 'old');
+      const b = await visit(sessApp.url, 'new', a.cookie);
+      expect(b.body).toEqual({ n: 2, via: ['old', 'new'] });
+      const c = await visit(legacyApp.url, 'old', a.cookie);
+      expect(c.body).toEqual({ n: 3, via: ['old', 'new', 'old'] });
+      const started = await visit(sessApp.url, 'new');
+      const continued = await visit(legacyApp.url, 'old', started.cookie);
+      expect(continued.body).toEqual({ n: 2, via: ['new', 'old'] });
+    } finally {
+      await legacyApp.stop();
+      await sessApp.stop();
+      await store.close();
+    }
+  });
 });
+
+async function serve(app: express.Express) {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
