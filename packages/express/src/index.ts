@@ -1,5 +1,5 @@
 /// <reference path="../types/express-request.d.ts" />
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
   type CallbackStore,
@@ -324,7 +324,8 @@ const HEADERS_SENT: PropertyDescriptor = { configurable: true, enumerable: false
 function freeze(res: HookedResponse, hooks: ResponseHooks): void {
   hooks.frozen = true;
   hooks.status = res.statusCode;
-  hooks.statusMessage = res.statusMessage;
+  // HTTP/2's compatibility response has no status message (and warns when it is touched).
+  if (res instanceof ServerResponse) hooks.statusMessage = res.statusMessage;
   hooks.ownSetHeader = Object.hasOwn(res, 'setHeader') ? res.setHeader : undefined;
   hooks.ownAppendHeader = Object.hasOwn(res, 'appendHeader') ? res.appendHeader : undefined;
   hooks.ownRemoveHeader = Object.hasOwn(res, 'removeHeader') ? res.removeHeader : undefined;
@@ -343,7 +344,7 @@ function thaw(res: HookedResponse, hooks: ResponseHooks): void {
   restore(res, 'removeHeader', hooks.ownRemoveHeader);
   hooks.ownSetHeader = hooks.ownAppendHeader = hooks.ownRemoveHeader = undefined;
   res.statusCode = hooks.status;
-  res.statusMessage = hooks.statusMessage;
+  if (res instanceof ServerResponse) res.statusMessage = hooks.statusMessage;
 }
 
 function restore(

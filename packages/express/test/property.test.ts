@@ -9,7 +9,7 @@ import { SessConfigError, signCookie } from '@sess/core';
 import type express5 from 'express';
 import fc from 'fast-check';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { session } from '../src/index.js';
 import { EXPRESS, SECRET } from './helpers.js';
 
@@ -155,10 +155,13 @@ const escaped: unknown[] = [];
 const tally = { refused: 0, served: 0, withSessionCookie: 0, sameSiteNone: 0 };
 const onEscape = (reason: unknown) => escaped.push(reason);
 beforeAll(() => {
+  // One SameSite downgrade warning per middleware: hundreds here, none of them news.
+  vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
   process.on('unhandledRejection', onEscape);
   process.on('uncaughtException', onEscape);
 });
 afterAll(() => {
+  vi.restoreAllMocks();
   process.off('unhandledRejection', onEscape);
   process.off('uncaughtException', onEscape);
 });
@@ -306,7 +309,6 @@ describe.each(EXPRESS)(
 );
 
 describe('what the random runs covered', () => {
-  afterAll(() => console.log(JSON.stringify(tally)));
   it('reached the request path, sent cookies, and SameSite=None (with Secure)', () => {
     // Guards the properties above against passing vacuously (everything refused at startup).
     expect(tally.served).toBeGreaterThan(RUNS);
