@@ -1,6 +1,12 @@
 import { withDeadline } from './deadline.js';
-import { SessError, StoreError, type StoreOperation, StoreUnavailableError } from './errors.js';
-import { isSessionRecord, type SessionStore } from './store.js';
+import {
+  SessError,
+  StoreClosedError,
+  StoreError,
+  type StoreOperation,
+  StoreUnavailableError,
+} from './errors.js';
+import { isExpired, isSessionRecord, type SessionStore, sessionExpiry } from './store.js';
 import type { SessionRecord } from './types.js';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
@@ -23,6 +29,13 @@ export interface CallbackStore {
   all?(callback: (err: unknown, sessions?: unknown) => void): void;
   length?(callback: (err: unknown, length?: number) => void): void;
   clear?(callback?: (err?: unknown) => void): void;
+  /**
+   * Release the store's own timers and connections: connect-pg-simple and connect-mongo return a
+   * promise; a callback is passed too.
+   */
+  close?(callback?: (err?: unknown) => void): unknown;
+  /** memorystore's name for it: stops its prune timer. */
+  stopInterval?(): void;
 }
 
 export interface FromCallbackStoreOptions {
@@ -43,7 +56,16 @@ export interface FromCallbackStoreOptions {
   answers?: 'callback' | 'either';
 }
 
-type StoreMethod = 'get' | 'set' | 'destroy' | 'touch' | 'all' | 'length' | 'clear';
+type StoreMethod =
+  | 'get'
+  | 'set'
+  | 'destroy'
+  | 'touch'
+  | 'all'
+  | 'length'
+  | 'clear'
+  | 'close'
+  | 'stopInterval';
 
 /** What `callbackStoreClass` instances were made with: the sess store and their own methods. */
 interface Bridged {
@@ -123,22 +145,48 @@ export function fromCallbackStore(
     );
   }
 
-  const live = (record: unknown): SessionRecord | null => (isSessionRecord(record) ? record : null);
+  /*
+   * A record whose cookie has expired is hidden, unless the store has a
+   * touch: a touch may move only the store's own expiry (connect-redis's
+   * EXPIRE, connect-pg-simple's column), so a rolling session it still
+   * returns is live by the store's clock, which is the one that counts.
+   */
+  const live = (record: unknown): SessionRecord | null =>
+    isSessionRecord(record) && !(isExpired(record) && !optional('touch')) ? record : null;
+
+  /** Set once the store's all() answered sessions without their ids (connect-mongo): no listings then. */
+  let allWithoutIds = false;
+  let closed: Promise<void> | undefined;
+  const open = (operation: StoreOperation) => {
+    if (closed) throw new StoreClosedError(name, operation);
+  };
 
   const allLive = async (): Promise<Record<string, SessionRecord>> => {
+    open('all');
     const inner = direct('all');
     if (inner?.all) return inner.all();
     const all = optional('all') as CallbackStore['all'];
     const found = await call<unknown>('all', (done) =>
       all?.call(legacy, (err, sessions) => done(err, sessions ?? null)),
     );
+    const hasId = (record: unknown) => typeof (record as { id?: unknown } | null)?.id === 'string';
+    if (Array.isArray(found) && found.some(isSessionRecord) && !found.some(hasId)) {
+      allWithoutIds = true;
+      throw new StoreError(
+        name,
+        'all',
+        'the store answers all() with sessions without their ids: ids, all and length are not available through the bridge',
+      );
+    }
     return typeof found === 'object' && found !== null
       ? keyById(found as Record<string, unknown> | unknown[], live)
       : {};
   };
+  const listable = () => Boolean(optional('all')) && !allWithoutIds;
 
   const store: SessionStore = {
     async get(id) {
+      open('get');
       const inner = direct('get');
       if (inner) return inner.get(id);
       try {
@@ -152,11 +200,13 @@ export function fromCallbackStore(
       }
     },
     async set(id, session) {
+      open('set');
       const inner = direct('set');
       if (inner) return inner.set(id, session);
-      await call('set', (done) => legacy.set(id, session, done));
+      await call('set', (done) => legacy.set(id, withMaxAge(session), done));
     },
     async destroy(id) {
+      open('destroy');
       const inner = direct('destroy');
       if (inner) return inner.destroy(id);
       await call('destroy', (done) => legacy.destroy(id, done));
@@ -171,24 +221,26 @@ export function fromCallbackStore(
         const touch = optional('touch') as CallbackStore['touch'];
         if (!touch) return undefined;
         return async (id: string, session: SessionRecord) => {
+          open('touch');
           const inner = direct('touch');
           if (inner?.touch) return inner.touch(id, session);
-          await call('touch', (done) => touch.call(legacy, id, session, done));
+          await call('touch', (done) => touch.call(legacy, id, withMaxAge(session), done));
         };
       },
     },
-    all: { enumerable: true, get: () => (optional('all') ? allLive : undefined) },
+    all: { enumerable: true, get: () => (listable() ? allLive : undefined) },
     ids: {
       enumerable: true,
-      get: () => (optional('all') ? async () => Object.keys(await allLive()) : undefined),
+      get: () => (listable() ? async () => Object.keys(await allLive()) : undefined),
     },
     length: {
       enumerable: true,
       get() {
-        if (optional('all')) return async () => Object.keys(await allLive()).length;
+        if (listable()) return async () => Object.keys(await allLive()).length;
         const length = optional('length') as CallbackStore['length'];
         if (!length) return undefined;
         return async () => {
+          open('length');
           const inner = direct('length');
           if (inner?.length) return inner.length();
           return (
@@ -205,6 +257,7 @@ export function fromCallbackStore(
         const clear = optional('clear') as CallbackStore['clear'];
         if (!clear) return undefined;
         return async () => {
+          open('clear');
           const inner = direct('clear');
           if (inner?.clear) return inner.clear();
           await call('clear', (done) => clear.call(legacy, done));
@@ -217,8 +270,27 @@ export function fromCallbackStore(
         const inner = direct('get') && direct('set');
         const cas = inner?.compareAndSet;
         if (!inner || !cas) return undefined;
-        return (id: string, expected: SessionRecord | null, next: SessionRecord) =>
-          cas.call(inner, id, expected, next);
+        return async (id: string, expected: SessionRecord | null, next: SessionRecord) => {
+          open('compareAndSet');
+          return cas.call(inner, id, expected, next);
+        };
+      },
+    },
+    close: {
+      enumerable: true,
+      get() {
+        const close = optional('close') ?? optional('stopInterval');
+        if (!close) return undefined;
+        // Once, however often it is called: connect-pg-simple's second close throws.
+        return () => {
+          closed ??= call('close', (done) => {
+            const returned = close.call(legacy, done);
+            if (isThenable(returned)) returned.then(() => done(), done);
+            // A close that takes no callback and returns nothing is done when it returns.
+            else if (close.length === 0) done();
+          }).then(() => undefined);
+          return closed;
+        };
       },
     },
   });
@@ -267,6 +339,22 @@ export function isCallbackStore(store: SessionStore | CallbackStore): store is C
     return true;
   }
   return typeof api.get === 'function' && (api.get as () => unknown).length >= 2;
+}
+
+/**
+ * The record a legacy store is given, its cookie with the `maxAge` getter
+ * express-session's Cookie has (the ms left until `expires`, or `null`):
+ * memorystore and better-sqlite3-session-store compute their TTL from it.
+ * Not enumerable, so the JSON a store writes is the record's own.
+ */
+function withMaxAge(session: SessionRecord): SessionRecord {
+  const cookie = { ...session.cookie };
+  const expiry = sessionExpiry(session);
+  Object.defineProperty(cookie, 'maxAge', {
+    enumerable: false,
+    get: () => (expiry === null ? null : expiry - Date.now()),
+  });
+  return { ...session, cookie };
 }
 
 /** express-session treats a `get` error with code ENOENT as "no session". */

@@ -77,9 +77,23 @@ describe('fromCallbackStore over express-session’s MemoryStore', () => {
     expect(JSON.parse(raw).cookie.expires).toBe(later.cookie.expires);
   });
 
-  it('trusts the legacy store on liveness, as express-session does', async () => {
+  it('trusts a legacy store that has touch on liveness, as express-session does', async () => {
     // connect-redis and connect-pg-simple move only their own expiry on touch,
     // so a live record may carry its first, past, cookie.expires.
+    const legacy: CallbackStore = {
+      get: (_sid, cb) => cb(null, live({ old: true }, -1000)),
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+      touch: (_sid, _s, cb) => cb?.(),
+      all: (cb) => cb(null, { a: live({}, -1000), b: live({ ok: 1 }) }),
+    };
+    const store = fromCallbackStore(legacy);
+    expect((await store.get('x'))?.old).toBe(true);
+    expect(Object.keys((await store.all?.()) ?? {}).sort()).toEqual(['a', 'b']);
+    expect(await store.length?.()).toBe(2);
+  });
+
+  it('hides expired records a legacy store without touch returns (nothing else moves its expiry)', async () => {
     const legacy: CallbackStore = {
       get: (_sid, cb) => cb(null, live({ old: true }, -1000)),
       set: (_sid, _s, cb) => cb?.(),
@@ -87,8 +101,81 @@ describe('fromCallbackStore over express-session’s MemoryStore', () => {
       all: (cb) => cb(null, { a: live({}, -1000), b: live({ ok: 1 }) }),
     };
     const store = fromCallbackStore(legacy);
-    expect((await store.get('x'))?.old).toBe(true);
-    expect(Object.keys((await store.all?.()) ?? {}).sort()).toEqual(['a', 'b']);
+    expect(await store.get('x')).toBeNull();
+    expect(Object.keys((await store.all?.()) ?? {})).toEqual(['b']);
+    expect(await store.length?.()).toBe(1);
+  });
+
+  it("gives the records it writes express-session's cookie.maxAge (memorystore's TTL), not stored", async () => {
+    const seen: { maxAge: unknown; json: string }[] = [];
+    const store = fromCallbackStore({
+      get: (_sid, cb) => cb(null, null),
+      set: (_sid, s, cb) => {
+        const cookie = (s as { cookie: { maxAge?: unknown } }).cookie;
+        seen.push({ maxAge: cookie.maxAge, json: JSON.stringify(s) });
+        cb?.();
+      },
+      destroy: (_sid, cb) => cb?.(),
+      touch: (_sid, s, cb) => {
+        const cookie = (s as { cookie: { maxAge?: unknown } }).cookie;
+        seen.push({ maxAge: cookie.maxAge, json: JSON.stringify(s) });
+        cb?.();
+      },
+    });
+    await store.set('x', live({}, 60_000));
+    await store.touch?.('x', live({}, 120_000));
+    await store.set('y', { cookie: { originalMaxAge: null, expires: null } });
+    const [set, touch, none] = seen;
+    expect(set?.maxAge).toBeGreaterThan(59_000);
+    expect(set?.maxAge).toBeLessThanOrEqual(60_000);
+    expect(touch?.maxAge).toBeGreaterThan(119_000);
+    expect(none?.maxAge).toBeNull();
+    expect(set?.json).not.toContain('maxAge"');
+  });
+
+  it("exposes the legacy store's close (a promise, or memorystore's stopInterval), once; set after close rejects", async () => {
+    let closes = 0;
+    const promised = fromCallbackStore({
+      get: (_sid, cb) => cb(null, null),
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+      close: async () => {
+        closes++;
+        if (closes > 1) throw new Error('Called end on pool more than once');
+      },
+    });
+    await promised.close?.();
+    await promised.close?.();
+    expect(closes).toBe(1);
+    await expect(promised.set('x', live())).rejects.toMatchObject({ code: 'SESS_STORE_CLOSED' });
+
+    let stopped = 0;
+    const interval = fromCallbackStore({
+      get: (_sid, cb) => cb(null, null),
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+      stopInterval: () => {
+        stopped++;
+      },
+    });
+    await interval.close?.();
+    expect(stopped).toBe(1);
+    expect(
+      fromCallbackStore({ get: () => {}, set: () => {}, destroy: () => {} }).close,
+    ).toBeUndefined();
+  });
+
+  it('claims no listings once all() answers sessions without ids (connect-mongo)', async () => {
+    const store = fromCallbackStore({
+      get: (_sid, cb) => cb(null, null),
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (_sid, cb) => cb?.(),
+      all: (cb) => cb(null, [live({ n: 1 }), live({ n: 2 })]),
+      length: (cb) => cb(null, 2),
+    });
+    await expect(store.all?.()).rejects.toThrow(/without their ids/);
+    expect(store.all).toBeUndefined();
+    expect(store.ids).toBeUndefined();
     expect(await store.length?.()).toBe(2);
   });
 
