@@ -81,14 +81,11 @@ describe.skipIf(!chromiumFound.available)(suiteTitle('partitioned cookies in Chr
     expect(await t.browser().cookies('raw')).toEqual([]);
   });
 
-  // BUG in @sess/express (core's setCookieHeader): with `partitioned: true` and
-  // `secure: 'auto'` over plain HTTP (or `secure: false`), the session cookie
-  // is sent as `Partitioned` without `Secure`; Chromium drops it (see the test
-  // above), so the session never starts. The clearing cookie already leaves
-  // Partitioned out when it is not Secure, and SameSite=None without Secure is
-  // downgraded (README difference 4); the session cookie gets neither. This
-  // test states the expected behaviour and fails until that is fixed.
-  it.fails("partitioned with secure: 'auto' over plain HTTP: the session still works first-party", async () => {
+  // With `partitioned: true` and `secure: 'auto'` over plain HTTP, the session
+  // cookie goes out without `Partitioned` (core's Cookie writes it only with
+  // `Secure`; README difference 4), so Chromium keeps it and the session works
+  // first-party. (`partitioned: true` with `secure: false` is refused at startup.)
+  it("partitioned with secure: 'auto' over plain HTTP: the session still works first-party", async () => {
     const server = await t.serve(
       createApp({ name: 'sid', cookie: { secure: 'auto', partitioned: true } }),
     );
