@@ -18,12 +18,16 @@ import pg from 'pg';
 import { createClient } from 'redis';
 
 export const SECRET = 'benchmark secret, the same for both libraries';
-export const STORES = ['memory', 'sqlite', 'redis', 'postgres', 'mongo'];
+// `redis-node`: the same Redis, with @sess/store-redis on a node-redis client
+// (the client connect-redis uses) instead of the ioredis connection it opens
+// from a URL; express-session's side is connect-redis on both lines.
+export const STORES = ['memory', 'sqlite', 'redis', 'redis-node', 'postgres', 'mongo'];
 export const LIBRARIES = ['express-session', 'sess'];
 
 /** Which backend each store needs, and the variable that says where it is. */
 export const SERVICE_ENV = {
   redis: 'SESS_REDIS_URL',
+  'redis-node': 'SESS_REDIS_URL',
   postgres: 'SESS_POSTGRES_URL',
   mongo: 'SESS_MONGO_URL',
 };
@@ -110,6 +114,19 @@ export async function openStore(library, store, namespace, url = serviceUrl(stor
         const s = new SessRedisStore({ url: url, prefix: `${ns}:sess:` });
         return { store: s, close: () => s.close() };
       }
+      case 'redis-node': {
+        const client = createClient({ url: url });
+        client.on('error', () => undefined);
+        await client.connect();
+        const s = new SessRedisStore({ client, prefix: `${ns}:sess:` });
+        return {
+          store: s,
+          close: async () => {
+            await s.close();
+            await client.quit();
+          },
+        };
+      }
       case 'postgres': {
         const s = new PostgresStore({
           connectionString: url,
@@ -152,7 +169,8 @@ export async function openStore(library, store, namespace, url = serviceUrl(stor
           },
         };
       }
-      case 'redis': {
+      case 'redis':
+      case 'redis-node': {
         const client = createClient({ url: url });
         client.on('error', () => undefined);
         await client.connect();

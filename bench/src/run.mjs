@@ -363,7 +363,7 @@ function pad(text, n) {
 function printTable({ workload, name, ceiling, stores }) {
   console.log(`\nWorkload ${workload}: ${name} (median of ${settings.rounds} rounds)`);
   console.log(
-    `${'store'.padEnd(9)}${pad('express-session', 16)}${pad('sess', 8)}${pad('sess ÷ e-s', 12)}${pad('spread', 14)}` +
+    `${'store'.padEnd(11)}${pad('express-session', 16)}${pad('sess', 8)}${pad('sess ÷ e-s', 12)}${pad('spread', 14)}` +
       `${pad('sess ops/req r w t', 22)}${pad('e-s ops/req r w t', 22)}${pad('p99 e-s/sess', 15)}${pad('failed', 8)}`,
   );
   const opsText = (f) =>
@@ -373,7 +373,7 @@ function printTable({ workload, name, ceiling, stores }) {
   const rps = (f) => (f ? Math.round(f.requestsPerSecond.median) : '-');
   for (const s of stores) {
     console.log(
-      `${s.store.padEnd(9)}${pad(rps(s.expressSession), 16)}${pad(rps(s.sess), 8)}` +
+      `${s.store.padEnd(11)}${pad(rps(s.expressSession), 16)}${pad(rps(s.sess), 8)}` +
         `${pad(s.ratio ? x(s.ratio.median) : '-', 12)}${pad(range(s.ratio), 14)}` +
         `${pad(opsText(s.sess), 22)}${pad(opsText(s.expressSession), 22)}` +
         `${pad(`${s.expressSession?.p99 ?? '-'}/${s.sess?.p99 ?? '-'}`, 15)}` +

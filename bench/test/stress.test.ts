@@ -36,7 +36,8 @@ for (const store of STORES) {
     services.set(store, { skip: false, stop: async () => undefined });
     continue;
   }
-  const found = await resolveService(store as ServiceKind);
+  // redis-node: the same Redis server, reached through a node-redis client.
+  const found = await resolveService((store === 'redis-node' ? 'redis' : store) as ServiceKind);
   services.set(
     store,
     found.available
