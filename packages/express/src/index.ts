@@ -241,7 +241,7 @@ function hookedEnd(
     pending = hooks.state.prepareCommit(hooks.req.session as CoreSession | null | undefined);
   } catch (err) {
     // The session's data cannot be serialized (nested too deeply).
-    hooks.ended = false;
+    hooks.streamed = this.headersSent;
     giveUp(hooks, err);
     return this;
   }

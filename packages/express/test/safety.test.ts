@@ -529,6 +529,41 @@ describe.each(EXPRESS)('%s', (label, express) => {
       expect(res.headers['set-cookie']).toBeUndefined();
       expect(seen).toHaveLength(1);
     });
+
+    it('the same in a streamed response, with an error handler that swallows errors: cut off, never hung', async () => {
+      const swallowed: unknown[] = [];
+      const app = express();
+      app.use(session({ secret: SECRET, store: new CountingStore() }));
+      app.get('/', (req, res) => {
+        res.write('started');
+        let deep: Record<string, unknown> = {};
+        (req.session as unknown as Record<string, unknown>).deep = deep;
+        for (let i = 0; i < 20_000; i++) {
+          deep.a = {};
+          deep = deep.a as Record<string, unknown>;
+        }
+        res.end('done');
+      });
+      app.use(
+        (
+          err: unknown,
+          _req: express5.Request,
+          _res: express5.Response,
+          _next: express5.NextFunction,
+        ) => {
+          swallowed.push(err); // neither answers nor passes it on
+        },
+      );
+      const outcome = await request(app)
+        .get('/')
+        .timeout(3000)
+        .then(
+          () => 'completed',
+          (err: Error & { timeout?: number }) => (err.timeout ? 'hung' : 'cut off'),
+        );
+      expect(outcome).toBe('cut off');
+      expect(swallowed).toHaveLength(1);
+    });
   });
 
   describe('store errors', () => {
