@@ -14,6 +14,8 @@ import { session } from '../src/index.js';
 import { EXPRESS, SECRET } from './helpers.js';
 
 const RUNS = 120;
+/** A few hundred requests per property: bounded per request (10 s), not by vitest's 5 s default. */
+const PROPERTY_TIMEOUT = 120_000;
 const ID = 'property-test-session-id-0123456';
 const COOKIE = `connect.sid=${encodeURIComponent(signCookie(ID, SECRET))}`;
 
@@ -226,7 +228,7 @@ describe.each(EXPRESS)(
         return;
       }
       tally.served++;
-      let call = request(built.app).get('/').timeout(3000);
+      let call = request(built.app).get('/').timeout(10_000);
       if (shape.https) call = call.set('X-Forwarded-Proto', 'https');
       if (shape.withCookie) call = call.set('Cookie', COOKIE);
       const res = await call; // rejects on a hung request (timeout) or a cut connection
@@ -250,61 +252,73 @@ describe.each(EXPRESS)(
       expect(escaped).toEqual([]);
     }
 
-    it('cookie options given as an object', async () => {
-      await fc.assert(
-        fc.asyncProperty(cookieOptions, storedRecord, requestShape, (options, record, shape) =>
-          check(options, record, shape),
-        ),
-        { numRuns: RUNS },
-      );
-    });
+    it(
+      'cookie options given as an object',
+      async () => {
+        await fc.assert(
+          fc.asyncProperty(cookieOptions, storedRecord, requestShape, (options, record, shape) =>
+            check(options, record, shape),
+          ),
+          { numRuns: RUNS },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
 
-    it('SameSite=None in any case, with and without Secure, over HTTP and HTTPS', async () => {
-      const noneOptions = fc.record(
-        {
-          sameSite: fc.constantFrom('none', 'None', 'NONE', 'auto'),
-          secure: fc.constantFrom(true, false, 'auto', undefined),
-          partitioned: fc.boolean(),
-          maxAge: fc.constantFrom(undefined, 60_000),
-        },
-        { requiredKeys: ['sameSite'] },
-      );
-      const noneRecord = fc.record({
-        cookie: fc.record(
+    it(
+      'SameSite=None in any case, with and without Secure, over HTTP and HTTPS',
+      async () => {
+        const noneOptions = fc.record(
           {
-            originalMaxAge: fc.constantFrom(null, 60_000),
-            sameSite: fc.constantFrom('none', 'None', 'NONE', 'lax'),
-            secure: fc.boolean(),
+            sameSite: fc.constantFrom('none', 'None', 'NONE', 'auto'),
+            secure: fc.constantFrom(true, false, 'auto', undefined),
             partitioned: fc.boolean(),
+            maxAge: fc.constantFrom(undefined, 60_000),
           },
           { requiredKeys: ['sameSite'] },
-        ),
-      });
-      await fc.assert(
-        fc.asyncProperty(noneOptions, noneRecord, requestShape, (options, record, shape) =>
-          check(options, record, shape),
-        ),
-        { numRuns: RUNS },
-      );
-    });
+        );
+        const noneRecord = fc.record({
+          cookie: fc.record(
+            {
+              originalMaxAge: fc.constantFrom(null, 60_000),
+              sameSite: fc.constantFrom('none', 'None', 'NONE', 'lax'),
+              secure: fc.boolean(),
+              partitioned: fc.boolean(),
+            },
+            { requiredKeys: ['sameSite'] },
+          ),
+        });
+        await fc.assert(
+          fc.asyncProperty(noneOptions, noneRecord, requestShape, (options, record, shape) =>
+            check(options, record, shape),
+          ),
+          { numRuns: RUNS },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
 
-    it('cookie options from a cookie() function (random results, sometimes a throw)', async () => {
-      const result = fc.oneof(
-        cookieOptions.map((options) => () => options),
-        anything.map((value) => () => value),
-        fc.constant(() => {
-          throw new Error('no tenant');
-        }),
-      );
-      await fc.assert(
-        fc.asyncProperty(result, storedRecord, requestShape, async (fn, record, shape) => {
-          const built = build(fn, record, shape);
-          if ('error' in built) throw built.error; // a function is never refused at startup
-          await check(fn, record, shape);
-        }),
-        { numRuns: RUNS },
-      );
-    });
+    it(
+      'cookie options from a cookie() function (random results, sometimes a throw)',
+      async () => {
+        const result = fc.oneof(
+          cookieOptions.map((options) => () => options),
+          anything.map((value) => () => value),
+          fc.constant(() => {
+            throw new Error('no tenant');
+          }),
+        );
+        await fc.assert(
+          fc.asyncProperty(result, storedRecord, requestShape, async (fn, record, shape) => {
+            const built = build(fn, record, shape);
+            if ('error' in built) throw built.error; // a function is never refused at startup
+            await check(fn, record, shape);
+          }),
+          { numRuns: RUNS },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
   },
 );
 

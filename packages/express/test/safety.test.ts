@@ -416,7 +416,7 @@ describe.each(EXPRESS)('%s', (label, express) => {
         const app = appWith(express, { cookie: () => cookie as never }, (a) =>
           a.get('/', (req, res) => res.send(String(req.session !== undefined))),
         );
-        const res = await request(app).get('/').timeout(3000);
+        const res = await request(app).get('/').timeout(10_000);
         expect(res.status).toBe(500);
         expect(res.body).toMatchObject({ error: 'SessConfigError', code: 'SESS_CONFIG' });
         expect(res.headers['set-cookie']).toBeUndefined();
@@ -435,7 +435,7 @@ describe.each(EXPRESS)('%s', (label, express) => {
           }),
         seen,
       );
-      const res = await request(app).get('/').timeout(3000);
+      const res = await request(app).get('/').timeout(10_000);
       expect(res.text).toBe('ok');
       expect(setCookie(res.headers)).toBeUndefined();
       await new Promise((r) => setTimeout(r, 20));
@@ -449,6 +449,46 @@ describe.each(EXPRESS)('%s', (label, express) => {
       const line = setCookie((await request(app).get('/')).headers);
       expect(line).toContain('SameSite=Lax');
       expect(line).not.toMatch(/SameSite=None/i);
+    });
+
+    it('a stored record with sameSite "None" and no secure, and the clearing cookie over HTTP: Lax', async () => {
+      const store = recordStore({
+        cookie: { originalMaxAge: null, sameSite: 'None' },
+        user: 'ann',
+      });
+      const app = appWith(
+        express,
+        { store, rolling: true, cookie: { sameSite: 'None' as 'none' } },
+        (a) => {
+          a.get('/', (_req, res) => res.send('ok'));
+          a.get('/logout', (req, res, next) => {
+            req.session.destroy({ clearCookie: true }, (err) =>
+              err ? next(err) : res.send('bye'),
+            );
+          });
+        },
+      );
+      const stored = setCookie(
+        (await request(app).get('/').set('Cookie', cookieFor('none'))).headers,
+      );
+      expect(stored).toContain('SameSite=Lax');
+      const clearing = setCookie(
+        (await request(app).get('/logout').set('Cookie', cookieFor('none'))).headers,
+      );
+      expect(clearing).toContain('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+      expect(clearing).toContain('SameSite=Lax');
+    });
+
+    it("partitioned with secure 'auto' over HTTP: sent without Partitioned; partitioned with secure false: refused", async () => {
+      const app = appWith(express, { cookie: { partitioned: true, secure: 'auto' } }, (a) =>
+        a.get('/', (_req, res) => res.send('ok')),
+      );
+      const line = setCookie((await request(app).get('/')).headers);
+      expect(line).toMatch(/^connect\.sid=/);
+      expect(line).not.toContain('Partitioned');
+      expect(() =>
+        session({ secret: SECRET, cookie: { partitioned: true, secure: false } }),
+      ).toThrow(SessConfigError);
     });
 
     it('__host- and __SECURE- case variants are checked at startup', () => {
@@ -483,7 +523,7 @@ describe.each(EXPRESS)('%s', (label, express) => {
       const app = appWith(express, { store }, (a) =>
         a.get('/', (req, res) => res.json({ user: req.session.user ?? null })),
       );
-      const res = await request(app).get('/').set('Cookie', cookieFor('big')).timeout(3000);
+      const res = await request(app).get('/').set('Cookie', cookieFor('big')).timeout(10_000);
       expect(res.body).toEqual({ user: 'ann' });
     });
   });
@@ -524,7 +564,7 @@ describe.each(EXPRESS)('%s', (label, express) => {
           }),
         seen,
       );
-      const res = await request(app).get('/').timeout(3000);
+      const res = await request(app).get('/').timeout(10_000);
       expect(res.status).toBe(500);
       expect(res.headers['set-cookie']).toBeUndefined();
       expect(seen).toHaveLength(1);
@@ -556,7 +596,7 @@ describe.each(EXPRESS)('%s', (label, express) => {
       );
       const outcome = await request(app)
         .get('/')
-        .timeout(3000)
+        .timeout(10_000)
         .then(
           () => 'completed',
           (err: Error & { timeout?: number }) => (err.timeout ? 'hung' : 'cut off'),
