@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  backgroundErrorReporter,
   checkStoreOptions,
   DEFAULT_TTL_MS,
   type Duration,
@@ -12,6 +13,7 @@ import {
   type SessionStore,
   StoreClosedError,
   StoreError,
+  type StoreErrorHandler,
   type StoreOperation,
   StoreUnavailableError,
   sessionTtl,
@@ -79,6 +81,13 @@ export interface RedisStoreOptions<Client extends RedisClient = RedisClient> {
    */
   ttl?: Duration | ((session: SessionRecord) => number);
   /**
+   * Receives background failures: the connection the store opened (from
+   * `url`, `redis` or `cluster`) failing while no command waits, once per
+   * outage. Default: a process warning. A `client` you give reports its own
+   * `error` events to your listeners.
+   */
+  onError?: StoreErrorHandler;
+  /**
    * connect-redis's `disableTTL` (keys without a Redis expiry) is not
    * supported: `true` is refused at startup, since sessions that never expired
    * would start expiring. `false` (its default) is accepted.
@@ -111,6 +120,7 @@ const KNOWN_OPTIONS = [
   'disableTouch',
   'scanCount',
   'timeout',
+  'onError',
 ] as const;
 
 /** Options of older connect-redis releases (3 and before opened their own connection). */
@@ -209,10 +219,24 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
     const client = options.client ?? (openClient(options, this.#timeout) as Client);
     this.#connection = connectionFor(client);
     this.client = client;
-    // An owned client reports connection errors as events; the failing
-    // commands already reject with them, so the events need no second report.
+    // An owned client reports connection errors as events (never unhandled:
+    // that would crash the process). The failing commands reject with them
+    // too; `onError` hears the first of each outage (again after `ready`),
+    // not every reconnect attempt.
+    const report = backgroundErrorReporter(options.onError);
     if (this.#ownsClient) {
-      (client as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+      let reported = false;
+      const events = client as unknown as NodeJS.EventEmitter;
+      events.on('error', (cause: unknown) => {
+        if (reported) return;
+        reported = true;
+        report(
+          new StoreUnavailableError(NAME, 'connect', 'the connection to Redis failed', { cause }),
+        );
+      });
+      events.on('ready', () => {
+        reported = false;
+      });
     }
   }
 

@@ -43,6 +43,22 @@ describe('connect-redis options that would change behaviour fail at startup', ()
   });
 });
 
+describe('background failures', () => {
+  it('a connection the store opened that fails reaches onError once per outage, not per retry', async () => {
+    const errors: Error[] = [];
+    const store = new RedisStore({
+      url: 'redis://127.0.0.1:1',
+      timeout: 500,
+      onError: (error) => errors.push(error),
+    });
+    await expect(store.get('x')).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    await new Promise((r) => setTimeout(r, 600)); // several reconnect attempts
+    await store.close();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ name: 'StoreUnavailableError', operation: 'connect' });
+  });
+});
+
 describe.skipIf(!service.available)(
   `migrating from connect-redis 9${service.available ? '' : ` (SKIPPED: ${service.reason})`}`,
   () => {
