@@ -9,6 +9,7 @@ import {
   fromCallbackStore,
   MAX_COOKIE_EXPIRES,
   REDACTED_ID,
+  redactSessionId,
   SessConfigError,
   SessionManager,
   type SessionOptions,
@@ -370,5 +371,24 @@ describe('prepareCommit / runCommit (the two halves of commit)', () => {
     if (!state) throw new Error('no state');
     expect(state.setCookieHeader(null)).toBeNull();
     expect(state.setCookieHeader(state.session)).toMatch(/^connect\.sid=/);
+  });
+});
+
+describe('redactSessionId', () => {
+  it('cuts the id out of the detail only, so a short id never mangles the prefix', () => {
+    const error = redactSessionId(new StoreError('redis', 'get', 'key sess:e expired'), 'e');
+    expect(error.message).toBe(
+      `redis store: get failed: k${REDACTED_ID}y s${REDACTED_ID}ss:${REDACTED_ID} ${REDACTED_ID}xpir${REDACTED_ID}d`,
+    );
+    expect(`redis store: get failed: ${error.detail}`).toBe(error.message);
+    expect(String(error.stack).split('\n')[0]).toBe(`StoreError: ${error.message}`);
+  });
+
+  it('leaves a message without the id, and calls without an id, as they are', () => {
+    const error = new StoreError('redis', 'set', 'connection refused');
+    expect(redactSessionId(error, 'abcdefgh').message).toBe(
+      'redis store: set failed: connection refused',
+    );
+    expect(redactSessionId(error, undefined)).toBe(error);
   });
 });
