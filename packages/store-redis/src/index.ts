@@ -149,17 +149,19 @@ const DISABLE_TTL_ADVICE =
 
 /**
  * Compare-and-set in one round trip. ARGV: [1] '1' when a record is expected,
- * [2] the expected stored bytes, [3] the new value, [4] its lifetime in ms.
- * Replies 1 when written, 0 when the key is absent but a record was expected,
- * and otherwise the stored bytes, so the caller can compare them as JSON.
+ * [2] the SHA-1 (hex) of the expected stored bytes (the bytes themselves
+ * would double what every write sends), [3] the new value, [4] its lifetime
+ * in ms. Replies 1 when written, 0 when the key is absent but a record was
+ * expected, and otherwise the stored bytes, so the caller can compare them
+ * as JSON.
  */
 const CAS_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
-local wanted = false
-if ARGV[1] == '1' then wanted = ARGV[2] end
-if current ~= wanted then
-  if current then return current end
-  return 0
+if ARGV[1] == '1' then
+  if not current then return 0 end
+  if redis.sha1hex(current) ~= ARGV[2] then return current end
+elseif current then
+  return current
 end
 local ttl = tonumber(ARGV[4])
 if ttl <= 0 then
@@ -169,7 +171,12 @@ else
 end
 return 1
 `;
-const CAS = { source: CAS_SCRIPT, sha: createHash('sha1').update(CAS_SCRIPT).digest('hex') };
+const CAS = { source: CAS_SCRIPT, sha: sha1(CAS_SCRIPT) };
+
+/** SHA-1 in hex of a string's UTF-8 bytes (what Redis stores) or of a Buffer. */
+function sha1(data: string | Buffer): string {
+  return createHash('sha1').update(data).digest('hex');
+}
 
 /**
  * Sessions as Redis strings `<prefix><id>` holding the record as JSON, with a
@@ -385,7 +392,12 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
     text: string,
     ttl: number,
   ): Promise<1 | 0 | Buffer> {
-    const args = [wanted === null ? '0' : '1', wanted ?? '', text, String(ttl)];
+    const args = [
+      wanted === null ? '0' : '1',
+      wanted === null ? '' : sha1(wanted),
+      text,
+      String(ttl),
+    ];
     const reply = await this.#call('compareAndSet', () =>
       this.#connection.evalScript(CAS, key, args),
     );
