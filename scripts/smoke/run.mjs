@@ -64,6 +64,8 @@ run(
     '--loglevel=error',
     ...Object.values(packed),
     'express@^5',
+    'fastify@^5',
+    '@fastify/cookie@^11',
     'better-sqlite3@^12',
     'ioredis@^5',
     'pg@^8',
@@ -85,6 +87,12 @@ for (const [store] of stores) {
     if (!out.includes('smoke ok')) throw new Error(`${entry} ${store}: ${out}`);
     console.log(`ok  ${entry} with the ${store} store`);
   }
+}
+// @sess/fastify, ESM and CJS, with one real store (SQLite).
+for (const entry of ['fastify-app.mjs', 'fastify-app.cjs']) {
+  const out = run('node', [entry, 'sqlite'], { cwd: project, timeout: 60_000 });
+  if (!out.includes('smoke ok')) throw new Error(`${entry} sqlite: ${out}`);
+  console.log(`ok  ${entry} (@sess/fastify) with the sqlite store`);
 }
 for (const missing of ['redis', 'postgres', 'mongo'].filter(
   (s) => !stores.some(([n]) => n === s),

@@ -1,8 +1,13 @@
 // Types for `require('@sess/fastify')`, which returns the plugin itself (as
 // `require('@fastify/session')` does), with every export on it.
+import type { FastifyInstance } from 'fastify';
 import * as mod from '../dist/index.cjs';
 
-declare const fastifySession: typeof mod.fastifySession;
+declare function fastifySession(
+  instance: FastifyInstance,
+  options: mod.FastifySessionOptions,
+  done: (err?: Error) => void,
+): void;
 declare namespace fastifySession {
   export import FastifySession = mod.FastifySession;
   export import MemoryStore = mod.MemoryStore;
