@@ -5,6 +5,8 @@ import { afterAll } from 'vitest';
 import { RedisStore } from '../src/index.js';
 
 // Every behaviour gets its own prefix on the shared server or cluster.
+/** A record without cookie.expires lives this long (declared to the suite as `defaultTtl`). */
+const DEFAULT_TTL = '1500ms';
 const single = await resolveService('redis');
 const cluster = await resolveService('redis-cluster');
 
@@ -16,9 +18,14 @@ describeStoreConformance({
   name: 'redis (ioredis, single server)',
   skip: single.available ? false : single.reason,
   create: ({ namespace }) =>
-    new RedisStore({ url: single.available ? single.url : '', prefix: `${namespace}:` }),
+    new RedisStore({
+      url: single.available ? single.url : '',
+      prefix: `${namespace}:`,
+      ttl: DEFAULT_TTL,
+    }),
   unreachable,
   failFastWithin: 2_000,
+  defaultTtl: 1_500,
 });
 
 describeStoreConformance({
@@ -28,10 +35,12 @@ describeStoreConformance({
     new RedisStore({
       cluster: cluster.available ? nodes(cluster.url) : [],
       prefix: `${namespace}:`,
+      ttl: DEFAULT_TTL,
     }),
   unreachable: () =>
     new RedisStore({ cluster: ['127.0.0.1:1'], timeout: 1_000, redis: { connectTimeout: 500 } }),
   failFastWithin: 2_000,
+  defaultTtl: 1_500,
 });
 
 // node-redis v5: the application connects one client (or cluster) and every
@@ -79,18 +88,22 @@ afterAll(async () => {
 describeStoreConformance({
   name: 'redis (node-redis, single server)',
   skip: single.available ? false : single.reason,
-  create: ({ namespace }) => new RedisStore({ client: nodeRedis, prefix: `${namespace}:` }),
+  create: ({ namespace }) =>
+    new RedisStore({ client: nodeRedis, prefix: `${namespace}:`, ttl: DEFAULT_TTL }),
   unreachable: unreachableNodeRedis,
   failFastWithin: 2_000,
+  defaultTtl: 1_500,
   sharedResources: true,
 });
 
 describeStoreConformance({
   name: 'redis (node-redis, cluster of three masters)',
   skip: cluster.available ? false : cluster.reason,
-  create: ({ namespace }) => new RedisStore({ client: nodeCluster, prefix: `${namespace}:` }),
+  create: ({ namespace }) =>
+    new RedisStore({ client: nodeCluster, prefix: `${namespace}:`, ttl: DEFAULT_TTL }),
   unreachable: unreachableNodeCluster,
   failFastWithin: 2_000,
+  defaultTtl: 1_500,
   sharedResources: true,
 });
 
