@@ -1,10 +1,12 @@
 // `node src/profile.mjs <library> <store> [workload]`: one contender's server
-// under `node --cpu-prof`, loaded like the benchmark does; prints where its
+// under the V8 CPU profiler, loaded like the benchmark does; prints where its
 // CPU time went (self time by function and by package) and keeps the
-// .cpuprofile under bench/results/ for Chrome DevTools.
+// .cpuprofile under bench/results/ for Chrome DevTools. The profile covers
+// the load only (started after seeding, stopped when autocannon ends; see
+// profile-hook.mjs), so µs per request are not diluted by start-up and seeding.
 //   --connections 32 --duration 6 --sessions 1000
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
@@ -27,27 +29,36 @@ const dir = new URL(
 ).pathname;
 mkdirSync(dir, { recursive: true });
 
+const file = `${dir}${library}-${store}-w${workload}.cpuprofile`;
 const child = spawn(
   process.execPath,
   [
-    '--cpu-prof',
-    '--cpu-prof-dir',
-    dir,
+    '--import',
+    new URL('./profile-hook.mjs', import.meta.url).pathname,
     new URL('./server.mjs', import.meta.url).pathname,
     library,
     store,
   ],
-  { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
+  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SESS_PROFILE_FILE: file } },
 );
-const port = await new Promise((resolve, reject) => {
-  let out = '';
-  child.stdout.on('data', (chunk) => {
-    out += chunk;
-    const match = /listening (\d+)/.exec(out);
-    if (match) resolve(match[1]);
-  });
-  child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+let out = '';
+child.stdout.on('data', (chunk) => {
+  out += chunk;
 });
+/** Resolves once the server has printed a line matching `pattern`. */
+const printed = (pattern) =>
+  new Promise((resolve, reject) => {
+    const check = () => {
+      const match = pattern.exec(out);
+      if (!match) return;
+      child.stdout.off('data', check);
+      resolve(match);
+    };
+    child.stdout.on('data', check);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    check();
+  });
+const port = (await printed(/listening (\d+)/))[1];
 const url = `http://127.0.0.1:${port}`;
 // The server exiting after the load is expected; before it, a crash.
 child.removeAllListeners('exit');
@@ -60,6 +71,8 @@ if (kb !== null && library !== 'none') {
     await res.arrayBuffer();
   }
 }
+child.kill('SIGUSR2');
+await printed(/profile started/);
 let turn = 0;
 const run = await autocannon({
   url,
@@ -79,17 +92,17 @@ const run = await autocannon({
     },
   ],
 });
+child.kill('SIGUSR2');
+await printed(/profile written/);
+child.removeAllListeners('exit');
 await new Promise((done) => {
   child.once('exit', done);
   child.kill('SIGTERM');
 });
 
-const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-const profile = JSON.parse(readFileSync(`${dir}${file}`, 'utf8'));
+const profile = JSON.parse(readFileSync(file, 'utf8'));
 summarize(profile, run.requests.total);
-console.log(
-  `\n${Math.round(run.requests.average)} req/s under the profiler; profile: ${dir}${file}`,
-);
+console.log(`\n${Math.round(run.requests.average)} req/s under the profiler; profile: ${file}`);
 
 /** Self time by function and by package (share, and microseconds per request), from a .cpuprofile. */
 function summarize({ nodes, samples, timeDeltas }, requests) {
