@@ -30,6 +30,7 @@ class MapStore {
   }
   async get(id) { const e = this.live(id); return e ? JSON.parse(e.json) : null; }
   async set(id, record) {
+    if (this.closed) throw new Error('the store is closed');
     const expires = expiryOf(record);
     if (!${ignoreExpiry} && expires <= Date.now()) { this.data.delete(id); return; }
     this.data.set(id, { json: JSON.stringify(record), expires });
@@ -55,7 +56,7 @@ class MapStore {
     await this.set(id, next);
     return true;
   }
-  async close() {}
+  async close() { this.closed = true; }
 }
 export function createStore({ namespace }) {
   if (!spaces.has(namespace)) spaces.set(namespace, new Map());
