@@ -1,9 +1,11 @@
 // Partitioned cookies (CHIPS) in a profile that blocks third-party cookies:
 // the only way an embedded b.test keeps a session inside a.test's page.
 
+import { SessConfigError } from '@sess/core';
+import { session } from '@sess/express';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { createApp, rawCookieApp } from '../src/app.js';
+import { createApp, rawCookieApp, SECRET } from '../src/app.js';
 import type { Host } from '../src/browser.js';
 import type { Server } from '../src/servers.js';
 import { chromiumFound, suiteTitle, useBrowser, views, visit } from '../src/suite.js';
@@ -75,10 +77,13 @@ describe.skipIf(!chromiumFound.available)(suiteTitle('partitioned cookies in Chr
     expect(await t.browser().cookies('sid')).toMatchObject([{ partitionKey: 'https://c.test' }]);
   });
 
-  it('Chromium drops a Partitioned cookie without Secure', async () => {
+  it('Chromium drops a Partitioned cookie without Secure; sess refuses partitioned without secure at startup', async () => {
     const server = await t.serve(rawCookieApp(['raw=1; Path=/; Partitioned']));
     await t.open(server.url('/set?c=0'));
     expect(await t.browser().cookies('raw')).toEqual([]);
+    expect(() => session({ secret: SECRET, cookie: { partitioned: true } })).toThrow(
+      SessConfigError,
+    );
   });
 
   // With `partitioned: true` and `secure: 'auto'` over plain HTTP, the session
@@ -92,6 +97,8 @@ describe.skipIf(!chromiumFound.available)(suiteTitle('partitioned cookies in Chr
     const page = await t.open(server.url('/'));
     await visit(page, server.url('/'));
     expect(await views(page)).toBe(2);
-    expect(await t.browser().cookies('sid')).toHaveLength(1);
+    const jar = await t.browser().cookies('sid');
+    expect(jar).toHaveLength(1);
+    expect(jar[0]?.partitionKey).toBeUndefined(); // first-party, unpartitioned
   });
 });
