@@ -323,7 +323,10 @@ async function cleanupStore(
 ): Promise<void> {
   if (options.cleanup) {
     await pending
-      .track('cleanup(store)', Promise.resolve().then(() => options.cleanup?.(store)))
+      .track(
+        'cleanup(store)',
+        Promise.resolve().then(() => options.cleanup?.(store)),
+      )
       .catch(() => undefined);
     return;
   }
