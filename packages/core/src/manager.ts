@@ -89,6 +89,12 @@ export interface SessionOptions<Req = unknown> {
    * cookie cannot hold, as @fastify/cookie). Both decode to the same value.
    */
   cookieEncoding?: 'uri' | 'minimal';
+  /**
+   * Which request paths have a session: `prefix` (default, as express-session:
+   * the path starts with `cookie.path`) or `rfc6265` (the browser's own rule,
+   * as @fastify/session: `/app` covers `/app` and `/app/x`, not `/application`).
+   */
+  cookiePathMatch?: 'prefix' | 'rfc6265';
   /** For adapters: the class of the sessions core creates (a subclass of core's Session). */
   sessionClass?: SessionClass;
 }
@@ -151,6 +157,10 @@ export class SessionManager<Req = unknown> {
       throw new SessConfigError('`cookieEncoding` must be "uri" or "minimal"');
     }
     this.encodeCookieValue = encoding === 'minimal' ? encodeCookieValue : undefined;
+    const pathMatch = options.cookiePathMatch ?? 'prefix';
+    if (pathMatch !== 'prefix' && pathMatch !== 'rfc6265') {
+      throw new SessConfigError('`cookiePathMatch` must be "prefix" or "rfc6265"');
+    }
     try {
       serializeCookie(this.name, 'x');
     } catch (cause) {
@@ -183,7 +193,9 @@ export class SessionManager<Req = unknown> {
   async load(input: RequestInput<Req>): Promise<RequestSession<Req> | null> {
     const cookieOptions = this.cookieOptionsFor(input.request);
     const scope = cookieOptions.path ?? '/';
-    if (input.path !== undefined && !input.path.startsWith(scope)) return null;
+    if (input.path !== undefined && !pathInScope(input.path, scope, this.options.cookiePathMatch)) {
+      return null;
+    }
 
     const raw =
       'cookieValue' in input
@@ -816,6 +828,17 @@ function mergeChanges(
     else delete next[key];
   }
   return next;
+}
+
+/** Whether a request path lies under the cookie's path (RFC 6265 section 5.1.4 path-match, or a prefix). */
+function pathInScope(
+  path: string,
+  scope: string,
+  match: 'prefix' | 'rfc6265' | undefined,
+): boolean {
+  if (!path.startsWith(scope)) return false;
+  if (match !== 'rfc6265' || path.length === scope.length || scope.endsWith('/')) return true;
+  return path[scope.length] === '/';
 }
 
 /** A short random pause so that many writers on one session stop colliding in lockstep. */

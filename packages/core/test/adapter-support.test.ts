@@ -322,3 +322,29 @@ describe('cookieEncoding', () => {
     expect(() => manage({ cookieEncoding: 'base64' as 'uri' })).toThrow(SessConfigError);
   });
 });
+
+describe('cookiePathMatch', () => {
+  const at = (manager: SessionManager, path: string) =>
+    manager.load({ request: {}, cookieHeader: undefined, secure: false, path });
+
+  it("'rfc6265': the cookie path and what lies below it, not a longer name", async () => {
+    const manager = manage({ cookiePathMatch: 'rfc6265', cookie: { path: '/app' } });
+    expect(await at(manager, '/app')).not.toBeNull();
+    expect(await at(manager, '/app/x')).not.toBeNull();
+    expect(await at(manager, '/application')).toBeNull();
+    expect(await at(manager, '/')).toBeNull();
+    const slash = manage({ cookiePathMatch: 'rfc6265', cookie: { path: '/app/' } });
+    expect(await at(slash, '/app/x')).not.toBeNull();
+    expect(await at(slash, '/app')).toBeNull();
+  });
+
+  it("'prefix' (default, as express-session): any path that starts with it", async () => {
+    const manager = manage({ cookie: { path: '/app' } });
+    expect(await at(manager, '/application')).not.toBeNull();
+    expect(await at(manager, '/other')).toBeNull();
+  });
+
+  it('rejects an unknown rule', () => {
+    expect(() => manage({ cookiePathMatch: 'glob' as 'prefix' })).toThrow(SessConfigError);
+  });
+});

@@ -192,6 +192,8 @@ function createManager(
     cookiePrefix: options.cookiePrefix ?? '',
     // @fastify/cookie writes the signed value unencoded (`s:`, `/`, `+` as they are).
     cookieEncoding: 'minimal',
+    // The browser's path-match: `/app` covers `/app/x`, not `/application`.
+    cookiePathMatch: 'rfc6265',
     cookie: cookieOptions(options.cookie),
     // @fastify/session writes a session only when it changed, or with `rolling`.
     resave: false,

@@ -244,11 +244,16 @@ describe('option: cookie', () => {
     fastify = await app({ store, cookie: { secure: false, path: '/app' } }, (f) => {
       f.get('/app/x', async (request) => ({ id: request.session.sessionId ?? null }));
       f.get('/other', async (request) => ({ id: request.session.sessionId ?? null }));
+      f.get('/application', async (request) => ({ id: request.session.sessionId ?? null }));
     });
     expect((await fastify.inject('/app/x')).json().id).toEqual(expect.any(String));
     const outside = await fastify.inject('/other');
     expect(outside.json().id).toBeNull();
     expect(setCookies(outside)).toEqual([]);
+    // As @fastify/session (and browsers): a longer name is not under the path.
+    const longer = await fastify.inject('/application');
+    expect(longer.json().id).toBeNull();
+    expect(setCookies(longer)).toEqual([]);
   });
 });
 
