@@ -15,6 +15,8 @@ declare namespace session {
   export import SessionConflictError = mod.SessionConflictError;
   export import session = mod.session;
   export type SessionMiddlewareOptions = mod.SessionMiddlewareOptions;
+  export type SessionOptions = mod.SessionOptions;
+  export type StoreConstructor = mod.StoreConstructor;
   export type SessionMiddleware = mod.SessionMiddleware;
   export type SessionRequest = mod.SessionRequest;
   export type CookieOptions = mod.CookieOptions;

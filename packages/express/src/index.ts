@@ -5,10 +5,10 @@ import {
   type CallbackStore,
   Cookie,
   type Session as CoreSession,
+  type SessionOptions as CoreSessionOptions,
   type RequestSession,
   SessConfigError,
   SessionManager,
-  type SessionOptions,
   type SessionStore,
   type SessionWithData,
 } from '@sess/core';
@@ -23,6 +23,7 @@ export {
   StoreError,
   StoreUnavailableError,
 } from '@sess/core';
+export type { StoreConstructor } from './store.js';
 export { Cookie, MemoryStore, Session, Store };
 
 /** The request as the middleware sees it: Node's, plus what Express adds. */
@@ -35,7 +36,8 @@ export type SessionRequest = IncomingMessage & {
 };
 
 /** express-session's options; `store` takes a sess store or any express-session store. */
-export interface SessionMiddlewareOptions extends Omit<SessionOptions<SessionRequest>, 'store'> {
+export interface SessionMiddlewareOptions
+  extends Omit<CoreSessionOptions<SessionRequest>, 'store'> {
   store?: SessionStore | CallbackStore;
   /**
    * Trust `X-Forwarded-Proto` for `cookie.secure`: `true` trusts it, `false`
@@ -43,6 +45,9 @@ export interface SessionMiddlewareOptions extends Omit<SessionOptions<SessionReq
    */
   proxy?: boolean;
 }
+
+/** express-session's name for the options type, for code typed against it. */
+export type SessionOptions = SessionMiddlewareOptions;
 
 export type SessionMiddleware = (
   req: IncomingMessage,

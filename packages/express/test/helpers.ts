@@ -2,15 +2,20 @@ import { createHmac } from 'node:crypto';
 import { MemoryStore, type SessionRecord, type SessionStore } from '@sess/core';
 import express5 from 'express';
 import express4 from 'express4';
+import express416 from 'express4-16';
 import { type SessionMiddlewareOptions, session } from '../src/index.js';
 
 export const SECRET = 'a test secret that is at least 32 chars';
 
 export type ExpressFactory = typeof express5;
-/** Both Express majors, for `describe.each`. */
+/**
+ * Both Express majors, and the oldest Express 4 the peer range claims
+ * (`^4.16.0`), for `describe.each`.
+ */
 export const EXPRESS: [string, ExpressFactory][] = [
   ['Express 5', express5],
   ['Express 4', express4 as unknown as ExpressFactory],
+  ['Express 4.16.0', express416 as unknown as ExpressFactory],
 ];
 
 /** A store that counts the calls it gets, over core's MemoryStore. */

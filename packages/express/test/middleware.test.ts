@@ -362,7 +362,7 @@ describe.each(EXPRESS)('%s', (_label, express) => {
               original: c.originalMaxAge,
               expiresIn: expires - Date.now(),
             },
-            storeIsSame: req.sessionStore === store,
+            storeIsSame: (req.sessionStore as unknown) === store,
           });
         });
       });
@@ -462,7 +462,7 @@ describe.each(EXPRESS)('%s', (_label, express) => {
           maxAge: c.maxAge,
           original: c.originalMaxAge,
           expiresIn: (c.expires?.getTime() ?? 0) - Date.now(),
-          storeIsSame: req.sessionStore === store,
+          storeIsSame: (req.sessionStore as unknown) === store,
         });
       });
       const touched = await request(app).get('/touch');
