@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import {
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -107,7 +108,46 @@ const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
 run('node', [tsc, '-p', 'tsconfig.json'], { cwd: project });
 console.log('ok  types (tsc, module nodenext, ESM and CJS files)');
 
-// 5. The conformance CLI certifies a store written in this project.
+// 5. A project with node-redis v5 and no ioredis (both are optional peers of
+// @sess/store-redis): its types check without ioredis, and the store works
+// through the node-redis client it is given, from ESM and CJS.
+const nodeRedisProject = join(work, 'node-redis-app');
+mkdirSync(nodeRedisProject);
+writeFileSync(
+  join(nodeRedisProject, 'package.json'),
+  JSON.stringify({ name: 'sess-smoke-node-redis', private: true }, null, 2),
+);
+cpSync(join(here, 'node-redis'), nodeRedisProject, { recursive: true });
+run(
+  'npm',
+  [
+    'install',
+    '--no-audit',
+    '--no-fund',
+    '--loglevel=error',
+    packed['@sess/core'],
+    packed['@sess/store-redis'],
+    'redis@^5',
+    '@types/node@^20',
+  ],
+  { cwd: nodeRedisProject },
+);
+if (existsSync(join(nodeRedisProject, 'node_modules', 'ioredis'))) {
+  throw new Error('ioredis was installed with @sess/store-redis: it must stay an optional peer');
+}
+run('node', [tsc, '-p', 'tsconfig.json'], { cwd: nodeRedisProject });
+console.log('ok  types with node-redis and without ioredis (tsc, ESM and CJS files)');
+if (process.env.SESS_REDIS_URL) {
+  for (const entry of ['app.mjs', 'app.cjs']) {
+    const out = run('node', [entry], { cwd: nodeRedisProject, timeout: 60_000 });
+    if (!out.includes('smoke ok')) throw new Error(`node-redis ${entry}: ${out}`);
+    console.log(`ok  ${entry} with the redis store on node-redis, no ioredis installed`);
+  }
+} else {
+  console.log('SKIPPED redis store on node-redis: no SESS_REDIS_URL');
+}
+
+// 6. The conformance CLI certifies a store written in this project.
 const cli = run(
   'npx',
   ['--no-install', 'sess-conformance', './map-store.mjs', '--json', 'report.json'],

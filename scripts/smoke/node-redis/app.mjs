@@ -1,0 +1,27 @@
+// A project with node-redis v5 and without ioredis: the store works through the
+// client it is given, and says what to install when asked to open a connection.
+import { SessConfigError } from '@sess/core';
+import { RedisStore } from '@sess/store-redis';
+import { createClient } from 'redis';
+
+try {
+  new RedisStore({ url: process.env.SESS_REDIS_URL });
+  throw new Error('opening a connection without ioredis did not throw');
+} catch (error) {
+  if (!(error instanceof SessConfigError) || !/npm install ioredis/.test(error.message))
+    throw error;
+}
+
+const client = createClient({ url: process.env.SESS_REDIS_URL });
+await client.connect();
+const store = new RedisStore({ client, prefix: `smoke-node-redis-esm-${process.pid}:` });
+const record = { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) } };
+await store.set('a', { ...record, n: 1 });
+const read = await store.get('a');
+if (read?.n !== 1) throw new Error(`read back ${JSON.stringify(read)}`);
+if (!(await store.compareAndSet('a', read, { ...record, n: 2 }))) throw new Error('CAS failed');
+if ((await store.ids()).join() !== 'a') throw new Error('ids');
+await store.clear();
+await store.close();
+await client.close();
+console.log('smoke ok');
