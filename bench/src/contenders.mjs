@@ -111,7 +111,12 @@ export async function openStore(library, store, namespace, url = serviceUrl(stor
         return { store: s, close: () => s.close() };
       }
       case 'redis': {
-        const s = new SessRedisStore({ url: url, prefix: `${ns}:sess:` });
+        // SESS_BENCH_REDIS_AUTOPIPELINING=1: ioredis batches the commands of one event-loop turn.
+        const redis =
+          process.env.SESS_BENCH_REDIS_AUTOPIPELINING === '1'
+            ? { enableAutoPipelining: true }
+            : undefined;
+        const s = new SessRedisStore({ url: url, prefix: `${ns}:sess:`, redis });
         return { store: s, close: () => s.close() };
       }
       case 'redis-node': {

@@ -175,6 +175,8 @@ interface IoRedis extends IoredisClient {
   ): Promise<[string, string[]]>;
   pipeline(commands: string[][]): { exec(): Promise<[Error | null, unknown][] | null> };
   on(event: 'error', listener: (error: Error) => void): unknown;
+  evalshaBuffer(sha: string, keys: number, ...args: (string | Buffer)[]): Promise<unknown>;
+  evalBuffer(script: string, keys: number, ...args: (string | Buffer)[]): Promise<unknown>;
 }
 
 /** The parts of ioredis's `Cluster` the adapter uses. */
@@ -202,7 +204,6 @@ function ioredisConnection(client: IoRedis | IoCluster): Connection {
       );
     },
   });
-  const evalScript = (args: (string | Buffer)[]) => client.callBuffer('EVALSHA', ...args);
   return {
     get: (key) => client.get(key),
     setPx: async (key, value, ttl) => {
@@ -217,10 +218,13 @@ function ioredisConnection(client: IoRedis | IoCluster): Connection {
     },
     evalScript: async (script, key, args) => {
       try {
-        return await evalScript([script.sha, '1', key, ...args]);
+        // The named commands, not callBuffer('EVALSHA', ...): with ioredis's
+        // enableAutoPipelining, callBuffer loses its command name (the SHA
+        // goes out as the command).
+        return await client.evalshaBuffer(script.sha, 1, key, ...args);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return client.callBuffer('EVAL', script.source, 1, key, ...args);
+        return client.evalBuffer(script.source, 1, key, ...args);
       }
     },
     masters: async () => {

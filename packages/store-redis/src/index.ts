@@ -463,6 +463,11 @@ function openClient(options: RedisStoreOptions<RedisClient>, timeout: number): I
     lazyConnect: true,
     // Keep reconnecting (capped backoff), so the store recovers when Redis is back.
     retryStrategy: backoff,
+    // Commands issued in one event-loop turn (the session reads of many
+    // requests) go out in one socket write instead of one write each: ioredis
+    // otherwise writes every command synchronously, which cost sess ~30 µs
+    // per request in the benchmark's profile.
+    enableAutoPipelining: true,
   };
   if (options.cluster) {
     const { nodes, options: clusterOptions = {} } = Array.isArray(options.cluster)
@@ -472,6 +477,7 @@ function openClient(options: RedisStoreOptions<RedisClient>, timeout: number): I
     return new Cluster(nodes, {
       clusterRetryStrategy: backoff,
       lazyConnect: true,
+      enableAutoPipelining: true,
       ...rest,
       redisOptions: { ...defaults, ...options.redis, ...redisOptions },
     });
