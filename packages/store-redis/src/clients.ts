@@ -44,6 +44,7 @@ export interface NodeRedisCluster {
 /** The command options the store passes to node-redis. */
 export interface NodeRedisCommandOptions {
   typeMapping?: Record<number, unknown>;
+  timeout?: number;
 }
 
 /** Any client the store accepts as `client`. */
@@ -108,8 +109,11 @@ function isNodeRedisClient(client: object): client is NodeRedisClient {
   );
 }
 
-/** The connection for a client the user gave; a `SessConfigError` for anything else. */
-export function connectionFor(client: unknown): Connection {
+/**
+ * The connection for a client the user gave; a `SessConfigError` for anything
+ * else. `timeout` is the store's bound for one command.
+ */
+export function connectionFor(client: unknown, timeout: number): Connection {
   if (typeof client !== 'object' || client === null) {
     throw new SessConfigError(
       `redis store: \`client\` must be an ioredis client (Redis, Cluster) or a node-redis v5 client (createClient, createCluster), not a ${typeof client}; to connect to a URL, pass it as \`url\``,
@@ -134,8 +138,12 @@ export function connectionFor(client: unknown): Connection {
       'redis store: a node-redis client in legacy mode (client.legacy()) is not supported; pass the client itself',
     );
   }
-  if (isNodeRedisCluster(client)) return nodeRedisClusterConnection(client as NodeCluster);
-  if (isNodeRedisClient(client)) return nodeRedisConnection(client as NodeClient);
+  if (isNodeRedisCluster(client)) {
+    return nodeRedisClusterConnection(client as NodeCluster, commandOptions(timeout));
+  }
+  if (isNodeRedisClient(client)) {
+    return nodeRedisConnection(client as NodeClient, commandOptions(timeout));
+  }
   throw new SessConfigError(
     'redis store: `client` is neither an ioredis client (Redis, Cluster) nor a node-redis v5 client (createClient, createCluster)',
   );
@@ -276,9 +284,22 @@ export function loadIoredis(): IoredisModule {
 
 /** RESP type byte of a bulk string (`$`): mapped to `Buffer` where the store needs the exact bytes. */
 const BLOB_STRING = 36;
-/** The store's own reply types, whatever type mapping the user's client has. */
-const STRINGS: NodeRedisCommandOptions = { typeMapping: {} };
-const BUFFERS: NodeRedisCommandOptions = { typeMapping: { [BLOB_STRING]: Buffer } };
+/**
+ * The store's own reply types, whatever type mapping the user's client has;
+ * and its time bound, so that a command still queued while the client is
+ * offline is dropped when the store gives up on it, instead of being sent
+ * (a write the caller saw fail, applied later) once the client reconnects.
+ */
+function commandOptions(timeout: number): {
+  strings: NodeRedisCommandOptions;
+  buffers: NodeRedisCommandOptions;
+} {
+  return {
+    strings: { typeMapping: {}, timeout },
+    buffers: { typeMapping: { [BLOB_STRING]: Buffer }, timeout },
+  };
+}
+type Replies = ReturnType<typeof commandOptions>;
 
 type NodeClient = NodeRedisClient;
 
@@ -286,8 +307,8 @@ interface NodeCluster extends NodeRedisCluster {
   nodeClient(master: object): Promise<NodeClient> | NodeClient;
 }
 
-function nodeRedisNode(client: NodeClient): ScanNode {
-  const send = (args: string[]) => client.sendCommand(args, STRINGS);
+function nodeRedisNode(client: NodeClient, replies: Replies): ScanNode {
+  const send = (args: string[]) => client.sendCommand(args, replies.strings);
   return {
     scan: async (cursor, pattern, count) => {
       const reply = await send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(count)]);
@@ -302,8 +323,9 @@ function nodeRedisNode(client: NodeClient): ScanNode {
   };
 }
 
-function nodeRedisConnection(client: NodeClient): Connection {
-  const send = (args: (string | Buffer)[], options = STRINGS) => client.sendCommand(args, options);
+function nodeRedisConnection(client: NodeClient, replies: Replies): Connection {
+  const send = (args: (string | Buffer)[], options = replies.strings) =>
+    client.sendCommand(args, options);
   return {
     get: async (key) => asString(await send(['GET', key])),
     setPx: async (key, value, ttl) => {
@@ -317,22 +339,26 @@ function nodeRedisConnection(client: NodeClient): Connection {
     },
     evalScript: async (script, key, args) => {
       try {
-        return await send(['EVALSHA', script.sha, '1', key, ...args], BUFFERS);
+        return await send(['EVALSHA', script.sha, '1', key, ...args], replies.buffers);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return send(['EVAL', script.source, '1', key, ...args], BUFFERS);
+        return send(['EVAL', script.source, '1', key, ...args], replies.buffers);
       }
     },
-    masters: async () => [nodeRedisNode(client)],
+    masters: async () => [nodeRedisNode(client, replies)],
     // The store never opens a node-redis client, so it never closes one.
     close: async () => undefined,
   };
 }
 
-function nodeRedisClusterConnection(cluster: NodeCluster): Connection {
+function nodeRedisClusterConnection(cluster: NodeCluster, replies: Replies): Connection {
   // Routed by key: the cluster follows MOVED and ASK itself.
-  const send = (key: string, readonly: boolean, args: (string | Buffer)[], options = STRINGS) =>
-    cluster.sendCommand(key, readonly, args, options);
+  const send = (
+    key: string,
+    readonly: boolean,
+    args: (string | Buffer)[],
+    options = replies.strings,
+  ) => cluster.sendCommand(key, readonly, args, options);
   return {
     // Writes and reads both go to the master: a replica may not have the last write yet.
     get: async (key) => asString(await send(key, false, ['GET', key])),
@@ -347,17 +373,17 @@ function nodeRedisClusterConnection(cluster: NodeCluster): Connection {
     },
     evalScript: async (script, key, args) => {
       try {
-        return await send(key, false, ['EVALSHA', script.sha, '1', key, ...args], BUFFERS);
+        return await send(key, false, ['EVALSHA', script.sha, '1', key, ...args], replies.buffers);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return send(key, false, ['EVAL', script.source, '1', key, ...args], BUFFERS);
+        return send(key, false, ['EVAL', script.source, '1', key, ...args], replies.buffers);
       }
     },
     masters: async () => {
       const clients = await Promise.all(
         cluster.masters.map((master) => cluster.nodeClient(master)),
       );
-      return clients.map(nodeRedisNode);
+      return clients.map((client) => nodeRedisNode(client, replies));
     },
     close: async () => undefined,
   };

@@ -224,7 +224,7 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
     if (!(this.#timeout > 0)) throw new SessConfigError('redis store: timeout must be positive');
     this.#ownsClient = options.client === undefined;
     const client = options.client ?? (openClient(options, this.#timeout) as Client);
-    this.#connection = connectionFor(client);
+    this.#connection = connectionFor(client, this.#timeout);
     this.client = client;
     // An owned client reports connection errors as events (never unhandled:
     // that would crash the process). The failing commands reject with them
@@ -506,7 +506,12 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY
 function storeError(operation: StoreOperation, cause: unknown, timeout: number): StoreError {
   if (cause instanceof StoreError) return cause;
   const message = cause instanceof Error ? cause.message : String(cause);
-  if (cause instanceof TimeoutError || message === 'Command timed out') {
+  // ioredis's commandTimeout says 'Command timed out'; node-redis's `timeout` is its own TimeoutError.
+  const timedOut =
+    cause instanceof TimeoutError ||
+    message === 'Command timed out' ||
+    (cause instanceof Error && cause.constructor.name === 'TimeoutError');
+  if (timedOut) {
     return new StoreUnavailableError(NAME, operation, `no answer within ${timeout} ms`, { cause });
   }
   if (isReplyError(cause) && !TRANSIENT_REPLY.test(message)) {

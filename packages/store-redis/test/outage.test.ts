@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreUnavailableError } from '@sess/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createClient } from 'redis';
 import { RedisStore } from '../src/index.js';
 import { findRedisServer, freePort, start, stop } from './redis-server.js';
 
@@ -116,5 +117,86 @@ describe.skipIf(!redisServer)(
         child = undefined;
       }
     }, 20_000);
+  },
+);
+
+describe.skipIf(!redisServer)(
+  `Redis stops mid-run under a node-redis client${redisServer ? '' : ' (SKIPPED: redis-server is not on PATH)'}`,
+  () => {
+    let child: ChildProcess | undefined;
+    afterAll(async () => {
+      await stop(child);
+    });
+
+    it('typed errors within the bound while down; a write that failed is not applied on reconnect; recovery', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      const port = await freePort();
+      child = await start(port);
+      // The application's client, with node-redis's defaults: it reconnects and
+      // queues commands while offline. Its error events are the application's.
+      const client = createClient({
+        url: `redis://127.0.0.1:${port}`,
+        socket: { reconnectStrategy: 100 },
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      const store = new RedisStore({ client, timeout: 1_000 });
+      try {
+        await store.set('alive', record({ v: 1 }));
+        expect((await store.get('alive'))?.v).toBe(1);
+
+        await stop(child);
+        child = undefined;
+
+        const operations: [string, () => Promise<unknown>][] = [
+          ['get', () => store.get('alive')],
+          ['set', () => store.set('written-while-down', record({ v: 'lost' }))],
+          ['touch', () => store.touch('alive', record())],
+          ['destroy', () => store.destroy('alive')],
+          ['compareAndSet', () => store.compareAndSet('cas-while-down', null, record())],
+          ['ids', () => store.ids()],
+        ];
+        for (const [name, run] of operations) {
+          const started = Date.now();
+          const error = await run().then(
+            () => new Error(`${name} resolved while Redis was down`),
+            (e: unknown) => e,
+          );
+          expect(error, name).toBeInstanceOf(StoreUnavailableError);
+          expect((error as StoreUnavailableError).operation).toBe(name);
+          expect(Date.now() - started, `${name} took too long`).toBeLessThan(2_000);
+        }
+
+        child = await start(port);
+        const deadline = Date.now() + 10_000;
+        let recovered = false;
+        while (!recovered && Date.now() < deadline) {
+          recovered = await store.set('back', record({ v: 2 })).then(
+            () => true,
+            () => false,
+          );
+          if (!recovered) await sleep(100);
+        }
+        expect(recovered, 'the store did not recover within 10 s').toBe(true);
+        expect((await store.get('back'))?.v).toBe(2);
+        // The writes that were reported as failed were dropped from the client's
+        // offline queue, not sent to the new server once it reconnected.
+        expect(await store.get('written-while-down')).toBeNull();
+        expect(await store.get('cas-while-down')).toBeNull();
+        expect(await store.compareAndSet('back', await store.get('back'), record({ v: 3 }))).toBe(
+          true,
+        );
+        await sleep(50);
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+        await store.close();
+        client.destroy();
+        await stop(child);
+        child = undefined;
+      }
+    }, 30_000);
   },
 );
