@@ -3,8 +3,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreUnavailableError } from '@sess/core';
-import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
+import { afterAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
 import { findRedisServer, freePort, start, stop } from './redis-server.js';
 
