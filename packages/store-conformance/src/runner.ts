@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { type SessionStore, type StoreCapability, storeCapabilities } from '@sess/core';
+import {
+  type SessionStore,
+  STORE_CAPABILITIES,
+  type StoreCapability,
+  storeCapabilities,
+} from '@sess/core';
 import { behaviours } from './behaviours/index.js';
 import { type HandleTracker, trackHandles } from './handles.js';
 import type {
@@ -362,18 +367,8 @@ function bounded<T>(work: () => Promise<T>, ms: number, explain: () => string): 
   return Promise.race([running, bound]).finally(() => clearTimeout(timer));
 }
 
-const CONTRACT = new Set([
-  'get',
-  'set',
-  'destroy',
-  'touch',
-  'ids',
-  'all',
-  'length',
-  'clear',
-  'close',
-  'compareAndSet',
-]);
+/** The store methods the contract names: the three required ones and core's capabilities. */
+const CONTRACT = new Set<string>(['get', 'set', 'destroy', ...STORE_CAPABILITIES]);
 
 /** The store calls still unsettled, so a timeout can say which call hung. */
 class Pending {
