@@ -30,6 +30,9 @@ export type StoreOperation =
   | 'clear'
   | 'close'
   | 'compareAndSet'
+  | 'userSessions'
+  | 'countUserSessions'
+  | 'destroyUserSessions'
   | 'connect';
 
 /** A store operation failed. `cause` holds the driver's own error. */

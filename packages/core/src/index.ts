@@ -104,3 +104,13 @@ export type {
   SessionRecord,
   StoredCookie,
 } from './types.js';
+export {
+  compareUserSessions,
+  resolveUserIndex,
+  type SessionUserSelector,
+  sessionCreatedAt,
+  type UserIndex,
+  type UserIndexMethods,
+  type UserIndexOptions,
+  type UserSessionInfo,
+} from './users.js';

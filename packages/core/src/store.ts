@@ -1,5 +1,6 @@
 import { CorruptRecordError } from './errors.js';
 import type { SessionRecord } from './types.js';
+import type { UserSessionInfo } from './users.js';
 
 /**
  * The store contract. Promise-based and small: `get`, `set` and `destroy` are
@@ -43,6 +44,20 @@ export interface SessionStore {
    * Lets core merge parallel requests without lost updates.
    */
   compareAndSet?(id: string, expected: SessionRecord | null, next: SessionRecord): Promise<boolean>;
+
+  /*
+   * Sessions by user (see users.ts): a store configured with a `users` option
+   * keeps an index from user to sessions, updated atomically with the writes
+   * above, and implements all four of these, or none.
+   */
+  /** The user a record belongs to under the store's `users` option, or `null`. */
+  userOf?(session: SessionRecord): string | null;
+  /** The user's live sessions, oldest first. Never an expired or destroyed one. */
+  userSessions?(user: string): Promise<UserSessionInfo[]>;
+  /** How many live sessions the user has. */
+  countUserSessions?(user: string): Promise<number>;
+  /** Destroy the user's sessions, except `exceptId`; resolves how many were destroyed. */
+  destroyUserSessions?(user: string, exceptId?: string): Promise<number>;
 }
 
 export type StoreCapability =

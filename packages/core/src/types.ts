@@ -30,6 +30,11 @@ export interface StoredCookie {
   sameSite?: SameSiteOption;
   partitioned?: boolean;
   priority?: CookiePriority;
+  /**
+   * sess only: when the session was created, epoch ms (see `sessionCreatedAt`
+   * in users.ts). express-session and @fastify/session ignore it.
+   */
+  createdAt?: number;
 }
 
 /**
