@@ -76,10 +76,15 @@ export interface RedisStoreOptions<Client extends RedisClient = RedisClient> {
    * (like every duration in sess; connect-redis counts seconds) or with a unit
    * (`'1d'`); default one day. A plain number below one hour is refused as a
    * value in seconds (`ttl: 86400` fails, naming `86400000` or `'1d'`). A
-   * function returning milliseconds decides the lifetime of every session by
-   * itself (as connect-redis's function does, in seconds there).
+   * function decides the lifetime of every session by itself, as
+   * connect-redis's does; it returns a duration under the same rule
+   * (milliseconds, at least one hour as a plain number, or a string with a
+   * unit; zero or less ends the session), so a function ported from
+   * connect-redis, which returns seconds, fails instead of shortening every
+   * session a thousandfold. The store calls it once at startup with a
+   * one-day session to catch that mistake before the first request.
    */
-  ttl?: Duration | ((session: SessionRecord) => number);
+  ttl?: Duration | ((session: SessionRecord) => Duration);
   /**
    * Receives background failures: the connection the store opened (from
    * `url`, `redis` or `cluster`) failing while no command waits, once per
@@ -191,7 +196,7 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
   readonly prefix: string;
   readonly #ownsClient: boolean;
   readonly #connection: Connection;
-  readonly #ttl: number | ((session: SessionRecord) => number);
+  readonly #ttl: number | ((session: SessionRecord) => Duration);
   readonly #serializer: RedisSerializer;
   readonly #disableTouch: boolean;
   readonly #scanCount: number;
@@ -208,6 +213,7 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
       throw new SessConfigError(DISABLE_TTL_ADVICE);
     }
     this.prefix = options.prefix ?? 'sess:';
+    if (typeof options.ttl === 'function') probeTtlFunction(options.ttl);
     this.#ttl =
       typeof options.ttl === 'function'
         ? options.ttl
@@ -356,13 +362,7 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
   /** Milliseconds to keep the record; zero or less means it has already ended. */
   #lifetime(session: SessionRecord): number {
     if (typeof this.#ttl !== 'function') return sessionTtl(session, this.#ttl);
-    const ms: unknown = this.#ttl(session);
-    if (typeof ms !== 'number' || !Number.isFinite(ms)) {
-      throw new SessConfigError(
-        `redis store: the ttl function returned ${describe(ms)}; it must return the session's lifetime as a finite number of milliseconds (zero or less ends the session). A function ported from connect-redis returns seconds: multiply by 1000; and a stored session has no cookie.maxAge, read cookie.originalMaxAge or cookie.expires instead`,
-      );
-    }
-    return Math.ceil(ms);
+    return ttlFunctionResult(this.#ttl(session));
   }
 
   #encode(session: SessionRecord): string {
@@ -489,6 +489,58 @@ function openClient(options: RedisStoreOptions<RedisClient>, timeout: number): I
 /** SCAN MATCH treats * ? [ ] \ as pattern syntax: a prefix must match only itself. */
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+const TTL_RESULT_RULE = lifetimeRule("redis store: the ttl function's result", {
+  unit: 'seconds',
+  incumbent: 'connect-redis',
+});
+
+/**
+ * Milliseconds from what a `ttl` function returned: zero or less ends the
+ * session; otherwise the same rule as a static `ttl`, so a plain number below
+ * one hour (a connect-redis function's seconds) is refused.
+ */
+function ttlFunctionResult(result: unknown): number {
+  if (typeof result === 'number' && Number.isFinite(result) && result <= 0) return result;
+  if (
+    (typeof result !== 'number' || !Number.isFinite(result)) &&
+    (typeof result !== 'string' || result.trim() === '')
+  ) {
+    throw new SessConfigError(
+      `redis store: the ttl function returned ${describe(result)}; it must return the session's lifetime as a finite number of milliseconds or a string with a unit ('1d', '10m'); zero or less ends the session. A stored session has no cookie.maxAge: read cookie.originalMaxAge or cookie.expires instead`,
+    );
+  }
+  return Math.ceil(parseDuration(result, TTL_RESULT_RULE));
+}
+
+/**
+ * Call a `ttl` function once with a one-day session, so that a function ported
+ * from connect-redis (seconds) fails at startup. A function that throws or
+ * returns nothing usable for this made-up session is left to the per-write check.
+ */
+function probeTtlFunction(ttl: (session: SessionRecord) => Duration): void {
+  const day = 24 * 60 * 60 * 1000;
+  const probe: SessionRecord = {
+    cookie: {
+      originalMaxAge: day,
+      expires: new Date(Date.now() + day).toISOString(),
+      path: '/',
+      httpOnly: true,
+    },
+  };
+  let result: unknown;
+  try {
+    result = ttl(probe);
+  } catch {
+    return;
+  }
+  if (
+    (typeof result === 'number' && Number.isFinite(result) && result > 0) ||
+    (typeof result === 'string' && result.trim() !== '')
+  ) {
+    ttlFunctionResult(result);
+  }
 }
 
 function describe(value: unknown): string {

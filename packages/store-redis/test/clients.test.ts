@@ -206,7 +206,7 @@ for (const setup of setups) {
       });
 
       it('a ttl function that returns NaN, Infinity or a non-number is a SessConfigError naming the fix, and nothing is written', async () => {
-        const results: unknown[] = [Number.NaN, Number.POSITIVE_INFINITY, '3600', undefined];
+        const results: unknown[] = [Number.NaN, Number.POSITIVE_INFINITY, '', null, undefined];
         for (const result of results) {
           const store = open({ ttl: () => result as number });
           for (const [name, run] of [
@@ -230,11 +230,54 @@ for (const setup of setups) {
           ttl: (s) => ((s.cookie as { maxAge?: number }).maxAge as number) / 1000,
         });
         await expect(ported.set('y', record())).rejects.toThrow(/returned NaN/);
-        // A finite result is used as it is (rounded up to whole milliseconds).
-        const fine = open({ ttl: () => 60_000.4 });
+        // A result follows the rule of a static ttl: a string with a unit is
+        // trusted, a plain number must be at least one hour of milliseconds.
+        const fine = open({ ttl: () => '1m' });
         await fine.set('z', record());
         expect(await raw.pttl(`${fine.prefix}z`)).toBeGreaterThan(59_000);
-        expect(await raw.pttl(`${fine.prefix}z`)).toBeLessThanOrEqual(60_001);
+        expect(await raw.pttl(`${fine.prefix}z`)).toBeLessThanOrEqual(60_000);
+        const hour = open({ ttl: () => 3_600_000.4 });
+        await hour.set('h', record());
+        expect(await raw.pttl(`${hour.prefix}h`)).toBeGreaterThan(3_590_000);
+        // A plain number below one hour from a function that the startup probe
+        // could not judge (it answers differently for the made-up session) is
+        // refused on the write, naming seconds, and nothing is written.
+        const guests = open({ ttl: (s) => (s.guest ? 600 : 3_600_000) });
+        const error = await guests.set('g', record({ guest: true })).then(
+          () => new Error('resolved'),
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(SessConfigError);
+        expect((error as Error).message).toMatch(/600 looks like seconds.*connect-redis.*600000/);
+        expect(await raw.exists(`${guests.prefix}g`)).toBe(0);
+      });
+
+      it('a ttl function ported from connect-redis (seconds) fails at startup', () => {
+        // connect-redis: `ttl: (sess) => seconds`. Read as milliseconds, every
+        // session would end a thousand times sooner: refused when the store opens.
+        for (const ttl of [
+          () => 86_400,
+          (s: SessionRecord) => (s.cookie.originalMaxAge ?? 0) / 1000,
+          () => '3600',
+        ]) {
+          expect(() => open({ ttl }), String(ttl)).toThrow(SessConfigError);
+          expect(() => open({ ttl })).toThrow(
+            /looks like seconds \(connect-redis counts seconds\)/,
+          );
+        }
+        // The same functions in milliseconds or with a unit are accepted.
+        expect(() => open({ ttl: () => 86_400_000 })).not.toThrow();
+        expect(() =>
+          open({ ttl: (s: SessionRecord) => s.cookie.originalMaxAge ?? '1d' }),
+        ).not.toThrow();
+        // One that cannot answer for the made-up session is left to the write-time check.
+        expect(() =>
+          open({
+            ttl: () => {
+              throw new Error('needs a user');
+            },
+          }),
+        ).not.toThrow();
       });
 
       it('a serializer whose stringify does not return a string is a SessConfigError', async () => {
