@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   backgroundErrorReporter,
   checkStoreOptions,
+  compareUserSessions,
   DEFAULT_TTL_MS,
   type Duration,
   encodeRecord,
@@ -10,6 +11,7 @@ import {
   lifetimeRule,
   optionalDuration,
   type Pruner,
+  resolveUserIndex,
   SessConfigError,
   type SessionRecord,
   type SessionStore,
@@ -18,8 +20,12 @@ import {
   type StoreErrorHandler,
   type StoreOperation,
   StoreUnavailableError,
+  sessionCreatedAt,
   sessionExpiresAt,
   startPruner,
+  type UserIndex,
+  type UserIndexOptions,
+  type UserSessionInfo,
   withDeadline,
 } from '@sess/core';
 import pg from 'pg';
@@ -76,6 +82,14 @@ export interface PostgresStoreOptions {
    * `connectionTimeoutMillis` too, so waiters it holds do not pile up.
    */
   timeout?: number;
+  /**
+   * Keep an index of sessions by user (`{ user: 'userId' }`, see `UserIndexOptions` in
+   * `@sess/core`): two nullable columns, `sess_user` and `sess_created`, and a partial index on
+   * `(sess_user, expire)`, added to an existing table at the first operation. Enables
+   * `userSessions`, `countUserSessions`, `destroyUserSessions` and `maxSessionsPerUser`.
+   * Default: none (the table and every statement stay as connect-pg-simple's).
+   */
+  users?: UserIndexOptions;
 }
 
 const NAME = 'postgres';
@@ -95,6 +109,7 @@ const KNOWN_OPTIONS = [
   'conString',
   'conObject',
   'errorLog',
+  'users',
 ] as const;
 
 const INCUMBENT_OPTIONS = {
@@ -114,6 +129,11 @@ const INCUMBENT_OPTIONS = {
  * (`session` and `public.session`).
  */
 const CREATE_LOCK = 'sess:store-postgres:create-table';
+/** The user index's columns (nullable: rows connect-pg-simple writes leave them empty). */
+const USER_COLUMN = 'sess_user';
+const CREATED_COLUMN = 'sess_created';
+/** deadlock_detected: two capped writes moving sessions between two users at once. */
+const DEADLOCK = '40P01';
 /** jsonb refuses some JSON that json stores: `\u0000`, lone surrogates. */
 const NOT_JSONB = new Set(['22P05', '22P02']);
 /** Driver and server codes that mean "the database is not reachable right now". */
@@ -152,9 +172,17 @@ export class PostgresStore implements SessionStore {
   readonly #disableTouch: boolean;
   readonly #sql: ReturnType<typeof statements>;
   readonly #pruneLock: string;
+  readonly #userLock: string;
+  readonly #users: UserIndex | undefined;
   #ready: Promise<void> | undefined;
   #pruner: Pruner | undefined;
   #closed = false;
+
+  /** Present only with the `users` option (so `storeCapabilities` reports the capability then). */
+  readonly userOf?: (session: SessionRecord) => string | null;
+  readonly userSessions?: (user: string) => Promise<UserSessionInfo[]>;
+  readonly countUserSessions?: (user: string) => Promise<number>;
+  readonly destroyUserSessions?: (user: string, exceptId?: string) => Promise<number>;
 
   constructor(options: PostgresStoreOptions = {}) {
     checkStoreOptions(options, {
@@ -189,6 +217,19 @@ export class PostgresStore implements SessionStore {
       : pg.escapeIdentifier(tableName);
     this.#sql = statements(this.table, tableName);
     this.#pruneLock = `sess:store-postgres:prune:${this.table}`;
+    this.#userLock = `sess:store-postgres:user:${this.table}`;
+    const users = resolveUserIndex(options.users, 'postgres store');
+    this.#users = users;
+    if (users) {
+      this.userOf = (session) => users.userOf(session);
+      this.userSessions = async (user) => {
+        const rows = await this.#userRows('userSessions', user);
+        return rows.map((row) => users.info(row.sid, row.sess, row.at)).sort(compareUserSessions);
+      };
+      this.countUserSessions = async (user) =>
+        (await this.#userRows('countUserSessions', user)).length;
+      this.destroyUserSessions = (user, exceptId) => this.#destroyUserSessions(user, exceptId);
+    }
     this.#ttl = optionalDuration(
       options.ttl,
       lifetimeRule('postgres store: ttl', { unit: 'seconds', incumbent: 'connect-pg-simple' }),
@@ -265,7 +306,13 @@ export class PostgresStore implements SessionStore {
   async set(id: string, session: SessionRecord): Promise<void> {
     const expire = this.#expiresAt(session);
     if (expire <= Date.now()) await this.#query('set', this.#sql.destroy, [id]);
-    else await this.#query('set', this.#sql.upsert, [id, encode('set', session), expire]);
+    else if (this.#users === undefined) {
+      await this.#query('set', this.#sql.upsert, [id, encode('set', session), expire]);
+    } else {
+      const [user, created] = this.#indexOf(session);
+      const values = [id, encode('set', session), expire, user, created];
+      await this.#write('set', this.#sql.upsertUser, values, id, user);
+    }
   }
 
   async touch(id: string, session: SessionRecord): Promise<void> {
@@ -318,34 +365,118 @@ export class PostgresStore implements SessionStore {
   ): Promise<boolean> {
     const expire = this.#expiresAt(next);
     const now = Date.now();
+    // With a user index, the user and creation columns follow the record, in the same statement.
+    const [user, created] = this.#users ? this.#indexOf(next) : [null, null];
+    const indexed = this.#users !== undefined;
     if (expected === null) {
-      const result =
-        expire <= now
-          ? await this.#query('compareAndSet', this.#sql.liveExists, [id, now])
-          : await this.#query('compareAndSet', this.#sql.insertIfAbsent, [
-              id,
-              encode('compareAndSet', next),
-              expire,
-              now,
-            ]);
-      return expire <= now ? result.rowCount === 0 : result.rowCount === 1;
+      if (expire <= now) {
+        return (await this.#query('compareAndSet', this.#sql.liveExists, [id, now])).rowCount === 0;
+      }
+      const values = [id, encode('compareAndSet', next), expire, now];
+      const result = indexed
+        ? await this.#write(
+            'compareAndSet',
+            this.#sql.insertIfAbsentUser,
+            [...values, user, created],
+            id,
+            user,
+          )
+        : await this.#query('compareAndSet', this.#sql.insertIfAbsent, values);
+      return result.rowCount === 1;
     }
     const want = encode('compareAndSet', expected);
     const [semantic, textual, values] =
       expire <= now
         ? [this.#sql.destroyIfSame, this.#sql.destroyIfSameText, [id, want, now]]
-        : [
-            this.#sql.updateIfSame,
-            this.#sql.updateIfSameText,
-            [id, encode('compareAndSet', next), expire, want, now],
-          ];
+        : indexed
+          ? [
+              this.#sql.updateIfSameUser,
+              this.#sql.updateIfSameTextUser,
+              [id, encode('compareAndSet', next), expire, want, now, user, created],
+            ]
+          : [
+              this.#sql.updateIfSame,
+              this.#sql.updateIfSameText,
+              [id, encode('compareAndSet', next), expire, want, now],
+            ];
+    const run = (text: string) =>
+      indexed && expire > now
+        ? this.#write('compareAndSet', text, values, id, user)
+        : this.#query('compareAndSet', text, values);
     try {
-      return (await this.#query('compareAndSet', semantic, values)).rowCount === 1;
+      return (await run(semantic)).rowCount === 1;
     } catch (error) {
       const code = (error as { cause?: { code?: unknown } }).cause?.code;
       if (typeof code !== 'string' || !NOT_JSONB.has(code)) throw error;
-      return (await this.#query('compareAndSet', textual, values)).rowCount === 1;
+      return (await run(textual)).rowCount === 1;
     }
+  }
+
+  /** The index columns of a record: its user and its creation time. */
+  #indexOf(session: SessionRecord): [string | null, number | null] {
+    const user = this.#users?.userOf(session) ?? null;
+    const created = sessionCreatedAt(session);
+    return [user, created === null ? null : Math.trunc(created)];
+  }
+
+  /**
+   * A write that indexes a user. Without a cap, the statement alone. With
+   * `maxSessionsPerUser`, a transaction that takes an advisory lock for this
+   * user first (every write that gives a session to the user takes it, so
+   * two creations cannot both count N-1 others), runs the write, then deletes
+   * the user's oldest live sessions beyond the cap, never the one written.
+   */
+  async #write(
+    operation: StoreOperation,
+    text: string,
+    values: unknown[],
+    id: string,
+    user: string | null,
+  ): Promise<pg.QueryResult> {
+    const cap = this.#users?.maxSessionsPerUser ?? Number.POSITIVE_INFINITY;
+    if (user === null || cap === Number.POSITIVE_INFINITY) {
+      return this.#query(operation, text, values);
+    }
+    return this.#transaction(operation, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
+        this.#userLock,
+        user,
+      ]);
+      const result = await client.query(text, values);
+      if (result.rowCount === 1) {
+        await client.query(this.#sql.trimUser, [user, id, Date.now(), cap - 1]);
+      }
+      return result;
+    });
+  }
+
+  /** The user's live rows whose record still names that user (connect-pg-simple may have rewritten one). */
+  async #userRows(
+    operation: StoreOperation,
+    user: string,
+  ): Promise<{ sid: string; sess: SessionRecord; at: number }[]> {
+    const result = await this.#query(operation, this.#sql.userRows, [user, Date.now()]);
+    const users = this.#users;
+    return result.rows
+      .filter((row) => isSessionRecord(row.sess) && users?.userOf(row.sess) === user)
+      .map((row) => ({
+        sid: row.sid as string,
+        sess: row.sess as SessionRecord,
+        at: Number(row.at),
+      }));
+  }
+
+  async #destroyUserSessions(user: string, exceptId?: string): Promise<number> {
+    const ids = (await this.#userRows('destroyUserSessions', user))
+      .map((row) => row.sid)
+      .filter((sid) => sid !== exceptId);
+    if (ids.length === 0) return 0;
+    const result = await this.#query('destroyUserSessions', this.#sql.destroyUserRows, [
+      ids,
+      user,
+      Date.now(),
+    ]);
+    return result.rowCount ?? 0;
   }
 
   /** Delete expired rows now; resolves how many went. */
@@ -405,6 +536,47 @@ export class PostgresStore implements SessionStore {
     );
   }
 
+  /**
+   * `work` in one transaction on one pooled connection, within the time
+   * bound; retried once when PostgreSQL ends it as a deadlock.
+   */
+  async #transaction<T>(
+    operation: StoreOperation,
+    work: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    if (this.#closed) throw new StoreClosedError(NAME, operation);
+    const once = async (): Promise<T> => {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    };
+    return this.#bounded(
+      operation,
+      (async () => {
+        try {
+          await this.#ensureTable();
+          try {
+            return await once();
+          } catch (error) {
+            if ((error as { code?: unknown }).code !== DEADLOCK) throw error;
+            return await once();
+          }
+        } catch (cause) {
+          throw storeError(operation, cause);
+        }
+      })(),
+    );
+  }
+
   /** `work` within the store's time bound; past it, a StoreUnavailableError. */
   #bounded<T>(operation: StoreOperation, work: Promise<T>): Promise<T> {
     const ms = this.#timeout;
@@ -416,7 +588,7 @@ export class PostgresStore implements SessionStore {
   }
 
   #ensureTable(): Promise<void> {
-    if (!this.#createTable) return Promise.resolve();
+    if (!this.#createTable && this.#users === undefined) return Promise.resolve();
     this.#ready ??= this.#createTableNow().catch((error: unknown) => {
       this.#ready = undefined; // try again on the next operation
       throw error;
@@ -432,13 +604,28 @@ export class PostgresStore implements SessionStore {
    */
   async #createTableNow(): Promise<void> {
     const client = await this.pool.connect();
+    let missing = false;
     try {
       await client.query('BEGIN');
+      // Wait at most the store's timeout behind other transactions for the
+      // table lock an ALTER TABLE needs, instead of queueing every other
+      // query on the table behind us.
+      await client.query(`SET LOCAL lock_timeout = ${Math.ceil(this.#timeout)}`);
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [CREATE_LOCK]);
       const found = await client.query('SELECT to_regclass($1) AS oid', [this.table]);
       if (found.rows[0]?.oid == null) {
-        await client.query(this.#sql.createTable);
-        await client.query(this.#sql.createIndex);
+        if (this.#createTable) {
+          await client.query(this.#sql.createTable);
+          await client.query(this.#sql.createIndex);
+          if (this.#users) {
+            await client.query(this.#sql.addUserColumns);
+            await client.query(this.#sql.createUserIndex);
+          }
+        } else {
+          missing = true; // look again at the next operation (a migration may create it)
+        }
+      } else if (this.#users) {
+        await this.#addUserIndex(client);
       }
       await client.query('COMMIT');
     } catch (error) {
@@ -446,6 +633,37 @@ export class PostgresStore implements SessionStore {
       throw error;
     } finally {
       client.release();
+    }
+    if (missing) this.#ready = undefined;
+  }
+
+  /**
+   * Migrate an existing table (connect-pg-simple's) for the user index: two
+   * nullable columns without a default (a change of the catalog only, no
+   * rewrite) and a partial index, each only when missing, so a table already
+   * migrated takes no lock beyond the advisory one. connect-pg-simple names
+   * its columns in every statement, so it goes on reading and writing it.
+   */
+  async #addUserIndex(client: pg.PoolClient): Promise<void> {
+    const columns = await client.query(this.#sql.userColumnsPresent, [
+      this.table,
+      [USER_COLUMN, CREATED_COLUMN],
+    ]);
+    try {
+      if (columns.rows.length < 2) await client.query(this.#sql.addUserColumns);
+      const index = await client.query(this.#sql.userIndexPresent, [
+        this.table,
+        this.#sql.userIndexName,
+      ]);
+      if (index.rows.length === 0) await client.query(this.#sql.createUserIndex);
+    } catch (cause) {
+      throw new StoreError(
+        NAME,
+        'connect',
+        `cannot add the user index to ${this.table} (${cause instanceof Error ? cause.message : String(cause)}); ` +
+          'run the migration in the README (section "Sessions by user") as the table owner',
+        { cause },
+      );
     }
   }
 }
@@ -463,8 +681,44 @@ function encode(operation: StoreOperation, session: SessionRecord): string {
 function statements(table: string, tableName: string) {
   const at = 'to_timestamp($N / 1000.0)';
   const ts = (n: number) => at.replace('$N', `$${n}`);
-  const index = pg.escapeIdentifier(indexName(tableName));
+  const index = pg.escapeIdentifier(indexName(tableName, 'expire'));
+  const userIndexName = indexName(tableName, USER_COLUMN);
+  const user = pg.escapeIdentifier(USER_COLUMN);
+  const created = pg.escapeIdentifier(CREATED_COLUMN);
   return {
+    userIndexName,
+    addUserColumns: `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${user} text,
+      ADD COLUMN IF NOT EXISTS ${created} bigint`,
+    createUserIndex: `CREATE INDEX IF NOT EXISTS ${pg.escapeIdentifier(userIndexName)}
+      ON ${table} (${user}, "expire") WHERE ${user} IS NOT NULL`,
+    userColumnsPresent: `SELECT attname FROM pg_attribute
+      WHERE attrelid = $1::regclass AND attname = ANY($2) AND attnum > 0 AND NOT attisdropped`,
+    userIndexPresent: `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indrelid = $1::regclass AND c.relname = $2`,
+    upsertUser: `INSERT INTO ${table} (sid, sess, expire, ${user}, ${created})
+      VALUES ($1, $2, ${ts(3)}, $4, $5)
+      ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire,
+        ${user} = EXCLUDED.${user}, ${created} = EXCLUDED.${created}`,
+    insertIfAbsentUser: `INSERT INTO ${table} AS t (sid, sess, expire, ${user}, ${created})
+      VALUES ($1, $2, ${ts(3)}, $5, $6)
+      ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire,
+        ${user} = EXCLUDED.${user}, ${created} = EXCLUDED.${created}
+      WHERE t.expire <= ${ts(4)}`,
+    updateIfSameUser: `UPDATE ${table} SET sess = $2, expire = ${ts(3)}, ${user} = $6, ${created} = $7
+      WHERE sid = $1 AND expire > ${ts(5)} AND sess::jsonb = $4::jsonb`,
+    updateIfSameTextUser: `UPDATE ${table} SET sess = $2, expire = ${ts(3)}, ${user} = $6, ${created} = $7
+      WHERE sid = $1 AND expire > ${ts(5)} AND sess::text = $4::text`,
+    // The expiry as epoch ms: timestamp -> timestamptz undoes to_timestamp's
+    // conversion to the connection's TimeZone.
+    userRows: `SELECT sid, sess, extract(epoch FROM expire::timestamptz) * 1000 AS at
+      FROM ${table} WHERE ${user} = $1 AND expire > ${ts(2)}`,
+    destroyUserRows: `DELETE FROM ${table}
+      WHERE sid = ANY($1::varchar[]) AND ${user} = $2 AND expire > ${ts(3)}`,
+    // Keep the cap - 1 newest other live sessions of the user (newest: by
+    // creation, unknown creation counting as oldest, then id), delete the rest.
+    trimUser: `DELETE FROM ${table} WHERE ${user} = $1 AND sid IN (
+      SELECT sid FROM ${table} WHERE ${user} = $1 AND sid <> $2 AND expire > ${ts(3)}
+      ORDER BY ${created} DESC NULLS LAST, sid DESC OFFSET $4)`,
     createTable: `CREATE TABLE ${table} (
       "sid" varchar NOT NULL COLLATE "default" PRIMARY KEY,
       "sess" json NOT NULL,
@@ -503,13 +757,13 @@ function statements(table: string, tableName: string) {
  * connect-pg-simple's name for the default table; a long table name gets a
  * hash so PostgreSQL's 63-byte truncation cannot make two indexes collide.
  */
-function indexName(tableName: string): string {
-  const plain = `IDX_${tableName}_expire`;
+function indexName(tableName: string, column: string): string {
+  const plain = `IDX_${tableName}_${column}`;
   if (Buffer.byteLength(plain) <= 63) return plain;
   const hash = createHash('sha256').update(tableName).digest('hex').slice(0, 8);
   const head = [...tableName]; // code points, so a cut never splits a character
-  while (Buffer.byteLength(`IDX_${head.join('')}_${hash}_expire`) > 63) head.pop();
-  return `IDX_${head.join('')}_${hash}_expire`;
+  while (Buffer.byteLength(`IDX_${head.join('')}_${hash}_${column}`) > 63) head.pop();
+  return `IDX_${head.join('')}_${hash}_${column}`;
 }
 
 function storeError(operation: StoreOperation, cause: unknown): StoreError {
