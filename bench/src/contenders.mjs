@@ -1,9 +1,12 @@
 // The contenders: one session middleware (express-session or @sess/express)
-// over one store, each store opened on the same backend for both libraries.
+// over one store, each store opened on the same backend for both libraries;
+// and on Fastify, one session plugin (@fastify/session or @sess/fastify).
 // Every store is wrapped so that its operations are counted where they
 // happen, at the store.
+import fastifySessionIncumbent from '@fastify/session';
 import { MemoryStore as CoreMemoryStore } from '@sess/core';
 import sessSession from '@sess/express';
+import { fastifySession as sessFastifySession } from '@sess/fastify';
 import { MongoStore as SessMongoStore } from '@sess/store-mongo';
 import { PostgresStore } from '@sess/store-postgres';
 import { RedisStore as SessRedisStore } from '@sess/store-redis';
@@ -23,6 +26,15 @@ export const SECRET = 'benchmark secret, the same for both libraries';
 // from a URL; express-session's side is connect-redis on both lines.
 export const STORES = ['memory', 'sqlite', 'redis', 'redis-node', 'postgres', 'mongo'];
 export const LIBRARIES = ['express-session', 'sess'];
+/**
+ * Fastify: @fastify/session (incumbent) and @sess/fastify, on the stores the
+ * issue names. @fastify/session takes express-session's stores (its README:
+ * "Compatible with stores from express-session"), so its Redis and PostgreSQL
+ * stores are connect-redis and connect-pg-simple, as on the Express lines;
+ * on memory it has a MemoryStore of its own.
+ */
+export const FASTIFY_STORES = ['memory', 'redis', 'postgres'];
+export const FASTIFY_LIBRARIES = ['@fastify/session', '@sess/fastify'];
 
 /** Which backend each store needs, and the variable that says where it is. */
 export const SERVICE_ENV = {
@@ -233,4 +245,38 @@ export function middleware(library, store, overrides = {}) {
     ...overrides,
   };
   return library === 'sess' ? sessSession(options) : expressSession(options);
+}
+
+/**
+ * Open `store` for the Fastify plugin `library` ('@fastify/session' or
+ * '@sess/fastify'): @sess/fastify gets the same sess stores as @sess/express;
+ * @fastify/session its own MemoryStore, and express-session's stores elsewhere.
+ */
+export async function openFastifyStore(library, store, namespace, url = serviceUrl(store)) {
+  if (library === '@fastify/session' && store === 'memory') {
+    const s = new fastifySessionIncumbent.MemoryStore();
+    return { store: s, close: async () => undefined };
+  }
+  return openStore(library === '@sess/fastify' ? 'sess' : 'express-session', store, namespace, url);
+}
+
+/**
+ * The Fastify session plugin of `library` and its options, the same on both
+ * sides and the same as the Express lines': no store write for an unmodified
+ * session (`rolling: false`; both plugins default to true, which writes or
+ * touches on every request), none for an empty new one (`saveUninitialized:
+ * false`), `cookie.maxAge` one hour, `secure: false` (the bench speaks HTTP;
+ * @fastify/session's default `secure: true` would store nothing over it).
+ */
+export function fastifyPlugin(library, store, overrides = {}) {
+  const options = {
+    secret: SECRET,
+    store,
+    rolling: false,
+    saveUninitialized: false,
+    cookie: { secure: false, maxAge: 3_600_000 },
+    ...overrides,
+  };
+  const plugin = library === '@sess/fastify' ? sessFastifySession : fastifySessionIncumbent;
+  return { plugin, options };
 }

@@ -5,10 +5,12 @@
 // the load only (started after seeding, stopped when autocannon ends; see
 // profile-hook.mjs), so µs per request are not diluted by start-up and seeding.
 //   --connections 32 --duration 6 --sessions 1000
+//   --framework fastify   (library @fastify/session, @sess/fastify or none; default express)
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { SERVER_SCRIPTS } from './servers.mjs';
 
 const { values, positionals } = parseArgs({
   // `pnpm ... -- <args>` hands the script a literal `--` first.
@@ -18,27 +20,28 @@ const { values, positionals } = parseArgs({
     connections: { type: 'string', default: '32' },
     duration: { type: 'string', default: '6' },
     sessions: { type: 'string', default: '1000' },
+    framework: { type: 'string', default: 'express' },
   },
 });
 const [library = 'sess', store = 'memory', workload = '1'] = positionals;
+const script = SERVER_SCRIPTS[values.framework];
+if (!script) {
+  console.error(`--framework must be one of ${Object.keys(SERVER_SCRIPTS).join(', ')}`);
+  process.exit(2);
+}
+const name = `${values.framework === 'express' ? '' : `${values.framework}-`}${library.replace(/\W+/g, '_')}`;
 const PATHS = { 1: ['/read', 0], 2: ['/write', 0], 3: ['/new', null], 4: ['/read', 50] };
 const [path, kb] = PATHS[workload];
 const dir = new URL(
-  `../results/profile-${library}-${store}-w${workload}-${Date.now()}/`,
+  `../results/profile-${name}-${store}-w${workload}-${Date.now()}/`,
   import.meta.url,
 ).pathname;
 mkdirSync(dir, { recursive: true });
 
-const file = `${dir}${library}-${store}-w${workload}.cpuprofile`;
+const file = `${dir}${name}-${store}-w${workload}.cpuprofile`;
 const child = spawn(
   process.execPath,
-  [
-    '--import',
-    new URL('./profile-hook.mjs', import.meta.url).pathname,
-    new URL('./server.mjs', import.meta.url).pathname,
-    library,
-    store,
-  ],
+  ['--import', new URL('./profile-hook.mjs', import.meta.url).pathname, script, library, store],
   { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SESS_PROFILE_FILE: file } },
 );
 let out = '';

@@ -1,12 +1,12 @@
-// `pnpm bench`: sess against express-session on each store. Both libraries'
-// servers of one store run side by side (a process each); every workload is
-// loaded in rounds that alternate between them (express-session, sess,
-// express-session, sess, ...), so a slow spell on the shared machine hits both
-// and each round gives one sess ÷ express-session ratio. The tables print the
-// median ratio and its spread (min–max). Then the memory report. Options (all
-// optional; see bench/README.md):
+// `pnpm bench`: sess against express-session on each store, and on Fastify
+// @sess/fastify against @fastify/session. Both libraries' servers of one store
+// run side by side (a process each); every workload is loaded in rounds that
+// alternate between them (express-session, sess, express-session, sess, ...),
+// so a slow spell on the shared machine hits both and each round gives one
+// sess ÷ incumbent ratio. The tables print the median ratio and its spread
+// (min–max). Then the memory report. Options (all optional; see bench/README.md):
 //   --rounds 3 --duration 3 --connections 32 --pipelining 1 --sessions 1000
-//   --contenders sess/memory,redis,...   (substring match)   --workloads 1,2,3,4
+//   --contenders sess/memory,redis,fastify,...   (substring match)   --workloads 1,2,3,4
 //   --memory-sessions 100000 --in-flight 500 --skip-memory
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,14 @@ import http from 'node:http';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { LIBRARIES, STORES, unavailable } from './contenders.mjs';
+import {
+  FASTIFY_LIBRARIES,
+  FASTIFY_STORES,
+  LIBRARIES,
+  STORES,
+  unavailable,
+} from './contenders.mjs';
+import { startServer } from './servers.mjs';
 
 // `pnpm bench -- --x` hands the script a literal `--` before the options.
 const args = process.argv.slice(2).filter((arg) => arg !== '--');
@@ -52,29 +59,72 @@ const WORKLOADS = [
   { id: 4, name: 'returning visitor, reads a 50 KB session', path: '/read', cookies: 'large' },
 ].filter((w) => values.workloads.split(',').includes(String(w.id)));
 
-const CEILING = { library: 'none', store: '-', label: 'express, no session (ceiling)' };
+/**
+ * The frameworks: each has its incumbent and sess library, its stores and its
+ * ceiling (the framework with no session); servers.mjs knows each one's server
+ * script. `key` names the incumbent's figures in the JSON summary.
+ */
+const FRAMEWORKS = [
+  {
+    id: 'express',
+    title: null,
+    incumbent: 'express-session',
+    short: 'e-s',
+    key: 'expressSession',
+    sess: 'sess',
+    libraries: LIBRARIES,
+    stores: STORES,
+    ceiling: { library: 'none', store: '-', label: 'express, no session (ceiling)' },
+    ceilingTarget: TARGET_VS_CEILING,
+  },
+  {
+    id: 'fastify',
+    title: 'Fastify: @sess/fastify against @fastify/session, bare Fastify as the ceiling',
+    incumbent: '@fastify/session',
+    short: 'f-s',
+    key: 'fastifySession',
+    sess: '@sess/fastify',
+    libraries: FASTIFY_LIBRARIES,
+    stores: FASTIFY_STORES,
+    ceiling: { library: 'none', store: '-', label: 'fastify, no session (ceiling)' },
+    ceilingTarget: null,
+  },
+];
 const filters = values.contenders.split(',').filter(Boolean);
 const wanted = (c) =>
   filters.length === 0 ||
   filters.some((f) => c.label.includes(f) || `${c.library}/${c.store}`.includes(f));
 
-// One group per store: its contenders load in alternation. The ceiling joins
-// the memory group (its ratio is taken against sess on memory), or runs alone.
+// One group per framework and store: its contenders load in alternation. A
+// framework's ceiling joins its memory group (its ratio is taken against sess
+// on memory), or runs alone; it runs when any of its framework's contenders
+// does (or when a filter names it).
 const groups = [];
-for (const store of STORES) {
-  const members = LIBRARIES.map((library) => ({ library, store, label: `${library} / ${store}` }));
-  const chosen = members.filter(wanted);
-  if (chosen.length > 0) groups.push({ store, contenders: chosen });
+for (const fw of FRAMEWORKS) {
+  const own = [];
+  for (const store of fw.stores) {
+    const members = fw.libraries.map((library) => ({
+      framework: fw.id,
+      library,
+      store,
+      label: `${library} / ${store}`,
+    }));
+    const chosen = members.filter(wanted);
+    if (chosen.length > 0) own.push({ framework: fw.id, store, contenders: chosen });
+  }
+  const ceiling = { framework: fw.id, ...fw.ceiling };
+  if (own.length === 0 && !(filters.length > 0 && wanted(ceiling))) continue;
+  const memoryGroup = own.find((g) => g.store === 'memory');
+  if (memoryGroup) memoryGroup.contenders.push(ceiling);
+  else own.unshift({ framework: fw.id, store: '-', contenders: [ceiling] });
+  groups.push(...own);
 }
-const memoryGroup = groups.find((g) => g.store === 'memory');
-if (memoryGroup) memoryGroup.contenders.push(CEILING);
-else groups.unshift({ store: '-', contenders: [CEILING] });
 
 const results = [];
 const skipped = [];
 const started = Date.now();
 console.log(
-  `sess benchmark: stores ${groups.map((g) => g.store).join(',')}, workloads ${WORKLOADS.map((w) => w.id).join(',')}; ` +
+  `sess benchmark: stores ${groups.map((g) => (g.framework === 'express' ? g.store : `${g.framework}:${g.store}`)).join(',')}, workloads ${WORKLOADS.map((w) => w.id).join(',')}; ` +
     `${settings.rounds} rounds x ${settings.duration} s per contender and workload, alternating; ` +
     `${settings.connections} connections, pipelining ${settings.pipelining}, ${settings.sessions} pre-created sessions; ` +
     `${cpus().length} cores, Node ${process.version}`,
@@ -124,8 +174,14 @@ for (const group of groups) {
   }
 }
 
-const summary = WORKLOADS.map((workload) => summarize(workload));
-for (const table of summary) printTable(table);
+const summaries = {};
+for (const fw of FRAMEWORKS) {
+  if (!results.some((r) => r.framework === fw.id)) continue;
+  summaries[fw.id] = WORKLOADS.map((workload) => summarize(workload, fw));
+  if (fw.title) console.log(`\n${fw.title}`);
+  for (const table of summaries[fw.id]) printTable(table, fw);
+}
+const summary = summaries.express ?? [];
 
 let memory = null;
 if (!values['skip-memory']) {
@@ -133,9 +189,11 @@ if (!values['skip-memory']) {
   printMemory(memory);
 }
 
-const targets = checkTargets(summary);
+const targets = FRAMEWORKS.flatMap((fw) =>
+  summaries[fw.id] ? checkTargets(summaries[fw.id], fw) : [],
+);
 console.log(
-  '\nTargets (issue 15; met = every round meets it, "median only" = the median does but not every round):',
+  '\nTargets (issues 15 and 18; met = every round meets it, "median only" = the median does but not every round):',
 );
 for (const t of targets) console.log(`  ${t.status.padEnd(11)} ${t.target}: ${t.detail}`);
 if (skipped.length) {
@@ -149,7 +207,7 @@ const file = new URL(
 );
 writeFileSync(
   file,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, settings, workloads: WORKLOADS, summary, memory, results, skipped, targets }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, settings, workloads: WORKLOADS, summary, fastify: summaries.fastify ?? null, memory, results, skipped, targets }, null, 2)}\n`,
 );
 console.log(`\nwritten: ${file.pathname} (${Math.round((Date.now() - started) / 1000)} s in all)`);
 
@@ -178,6 +236,7 @@ async function measure(contender, server, workload, jars, round) {
   const count = (key) => after[key] - before[key];
   return {
     contender: contender.label,
+    framework: contender.framework,
     library: contender.library,
     store: contender.store,
     workload: workload.id,
@@ -197,39 +256,6 @@ async function measure(contender, server, workload, jars, round) {
       destroy: count('destroy'),
     },
   };
-}
-
-function startServer({ library, store }, execArgv = []) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [...execArgv, new URL('./server.mjs', import.meta.url).pathname, library, store],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
-    );
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = /listening (\d+)/.exec(out);
-      if (match) {
-        child.stdout.removeAllListeners('data');
-        child.stdout.resume();
-        child.removeAllListeners('exit');
-        resolve({
-          url: `http://127.0.0.1:${match[1]}`,
-          stop: () =>
-            new Promise((done) => {
-              if (child.exitCode !== null) return done();
-              child.once('exit', done);
-              child.kill('SIGTERM');
-              setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-            }),
-        });
-      }
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`server ${library}/${store} exited with ${code}`)),
-    );
-  });
 }
 
 /** Pre-create sessions through HTTP, 16 at a time; resolves their cookies. */
@@ -324,22 +350,28 @@ function pairedRatios(a, b) {
   return spread(out);
 }
 
-function summarize(workload) {
+function summarize(workload, fw) {
   const of = (library, store) =>
-    results.filter((r) => r.workload === workload.id && r.library === library && r.store === store);
+    results.filter(
+      (r) =>
+        r.framework === fw.id &&
+        r.workload === workload.id &&
+        r.library === library &&
+        r.store === store,
+    );
   const ceilingRows = of('none', '-');
   const stores = [];
-  for (const store of STORES) {
-    const incumbent = of('express-session', store);
-    const sess = of('sess', store);
+  for (const store of fw.stores) {
+    const incumbent = of(fw.incumbent, store);
+    const sess = of(fw.sess, store);
     if (incumbent.length === 0 && sess.length === 0) continue;
     stores.push({
       store,
-      expressSession: contenderFigures(incumbent),
+      [fw.key]: contenderFigures(incumbent),
       sess: contenderFigures(sess),
       ratio: pairedRatios(sess, incumbent),
       sessVsCeiling: store === 'memory' ? pairedRatios(sess, ceilingRows) : null,
-      expressSessionVsCeiling: store === 'memory' ? pairedRatios(incumbent, ceilingRows) : null,
+      [`${fw.key}VsCeiling`]: store === 'memory' ? pairedRatios(incumbent, ceilingRows) : null,
     });
   }
   return {
@@ -360,11 +392,13 @@ function pad(text, n) {
   return String(text).padStart(n);
 }
 
-function printTable({ workload, name, ceiling, stores }) {
+function printTable({ workload, name, ceiling, stores }, fw) {
+  const incumbentWidth = Math.max(16, fw.incumbent.length + 2);
+  const sessWidth = Math.max(8, fw.sess.length + 2);
   console.log(`\nWorkload ${workload}: ${name} (median of ${settings.rounds} rounds)`);
   console.log(
-    `${'store'.padEnd(11)}${pad('express-session', 16)}${pad('sess', 8)}${pad('sess ÷ e-s', 12)}${pad('spread', 14)}` +
-      `${pad('sess ops/req r w t', 22)}${pad('e-s ops/req r w t', 22)}${pad('p99 e-s/sess', 15)}${pad('failed', 8)}`,
+    `${'store'.padEnd(11)}${pad(fw.incumbent, incumbentWidth)}${pad(fw.sess, sessWidth)}${pad(`sess ÷ ${fw.short}`, 12)}${pad('spread', 14)}` +
+      `${pad('sess ops/req r w t', 22)}${pad(`${fw.short} ops/req r w t`, 22)}${pad(`p99 ${fw.short}/sess`, 15)}${pad('failed', 8)}`,
   );
   const opsText = (f) =>
     f
@@ -372,34 +406,38 @@ function printTable({ workload, name, ceiling, stores }) {
       : '-';
   const rps = (f) => (f ? Math.round(f.requestsPerSecond.median) : '-');
   for (const s of stores) {
+    const incumbent = s[fw.key];
     console.log(
-      `${s.store.padEnd(11)}${pad(rps(s.expressSession), 16)}${pad(rps(s.sess), 8)}` +
+      `${s.store.padEnd(11)}${pad(rps(incumbent), incumbentWidth)}${pad(rps(s.sess), sessWidth)}` +
         `${pad(s.ratio ? x(s.ratio.median) : '-', 12)}${pad(range(s.ratio), 14)}` +
-        `${pad(opsText(s.sess), 22)}${pad(opsText(s.expressSession), 22)}` +
-        `${pad(`${s.expressSession?.p99 ?? '-'}/${s.sess?.p99 ?? '-'}`, 15)}` +
-        `${pad((s.expressSession?.failed ?? 0) + (s.sess?.failed ?? 0), 8)}`,
+        `${pad(opsText(s.sess), 22)}${pad(opsText(incumbent), 22)}` +
+        `${pad(`${incumbent?.p99 ?? '-'}/${s.sess?.p99 ?? '-'}`, 15)}` +
+        `${pad((incumbent?.failed ?? 0) + (s.sess?.failed ?? 0), 8)}`,
     );
   }
   if (ceiling) {
     const memory = stores.find((s) => s.store === 'memory');
     const vs = (r) => (r ? `${x(r.median)} (${range(r)})` : '-');
     console.log(
-      `ceiling (express, no session): ${Math.round(ceiling.requestsPerSecond.median)} req/s; ` +
-        `on memory, sess ÷ ceiling ${vs(memory?.sessVsCeiling)}, express-session ÷ ceiling ${vs(memory?.expressSessionVsCeiling)}`,
+      `ceiling (${fw.id}, no session): ${Math.round(ceiling.requestsPerSecond.median)} req/s; ` +
+        `on memory, ${fw.sess} ÷ ceiling ${vs(memory?.sessVsCeiling)}, ${fw.incumbent} ÷ ceiling ${vs(memory?.[`${fw.key}VsCeiling`])}`,
     );
   }
 }
 
-/** The issue's targets, checked against this run's paired ratios. */
-function checkTargets(tables) {
+/** The issues' targets, checked against this run's paired ratios. */
+function checkTargets(tables, fw) {
   const out = [];
   const status = (r, target) =>
     r.min >= target ? 'met' : r.median >= target ? 'median only' : 'MISSED';
+  // The Express lines keep their names; Fastify's are prefixed.
+  const where = (workload, store) =>
+    `${fw.id === 'express' ? '' : `${fw.id} `}w${workload} ${store}`;
   for (const { workload, stores } of tables) {
     for (const s of stores) {
       if (s.ratio) {
         out.push({
-          target: `w${workload} ${s.store}: sess >= ${TARGET_VS_INCUMBENT}x express-session`,
+          target: `${where(workload, s.store)}: ${fw.sess} >= ${TARGET_VS_INCUMBENT}x ${fw.incumbent}`,
           status: status(s.ratio, TARGET_VS_INCUMBENT),
           detail: `${x(s.ratio.median)} (${range(s.ratio)})`,
         });
@@ -414,15 +452,15 @@ function checkTargets(tables) {
           writes <= 1.005 &&
           (!unmodified || writes === 0);
         out.push({
-          target: `w${workload} ${s.store}: store operations`,
+          target: `${where(workload, s.store)}: store operations`,
           status: met ? 'met' : 'MISSED',
           detail: `${f.readsPerRequest.toFixed(3)} reads, ${writes.toFixed(3)} writes+touches per request`,
         });
       }
-      if (workload === 1 && s.sessVsCeiling) {
+      if (workload === 1 && s.sessVsCeiling && fw.ceilingTarget) {
         out.push({
-          target: `w1 memory: sess >= ${TARGET_VS_CEILING}x the ceiling`,
-          status: status(s.sessVsCeiling, TARGET_VS_CEILING),
+          target: `w1 memory: sess >= ${fw.ceilingTarget}x the ceiling`,
+          status: status(s.sessVsCeiling, fw.ceilingTarget),
           detail: `${x(s.sessVsCeiling.median)} (${range(s.sessVsCeiling)})`,
         });
       }
