@@ -18,6 +18,15 @@ export {
 } from './cookie.js';
 export { withDeadline } from './deadline.js';
 export {
+  type CompressionOptions,
+  canonicalJson,
+  ENCRYPTED_KEY,
+  type EncryptionKey,
+  type EncryptionOptions,
+  encryptStore,
+  SessionCodec,
+} from './encryption.js';
+export {
   CorruptRecordError,
   isSessError,
   REDACTED_ID,

@@ -1,6 +1,7 @@
 import { parse as parseCookieHeader, serialize as serializeCookie } from 'cookie';
 import { Cookie, type CookieOptions, encodeCookieValue, isSameSiteNone } from './cookie.js';
 import { withDeadline } from './deadline.js';
+import { type EncryptionOptions, encryptStore } from './encryption.js';
 import {
   CorruptRecordError,
   redactSessionId,
@@ -97,6 +98,11 @@ export interface SessionOptions<Req = unknown> {
   cookiePathMatch?: 'prefix' | 'rfc6265';
   /** For adapters: the class of the sessions core creates (a subclass of core's Session). */
   sessionClass?: SessionClass;
+  /**
+   * sess: encrypt session records at rest (AES-256-GCM, a key ring for
+   * rotation): the store is wrapped with `encryptStore(store, encryption)`.
+   */
+  encryption?: EncryptionOptions;
 }
 
 /** What a framework adapter tells core about one request. */
@@ -182,7 +188,8 @@ export class SessionManager<Req = unknown> {
         'SessWarning',
       );
     }
-    this.store = options.store ?? new MemoryStore();
+    const store = options.store ?? new MemoryStore();
+    this.store = options.encryption === undefined ? store : encryptStore(store, options.encryption);
     this.#storeName = storeName(this.store);
   }
 
