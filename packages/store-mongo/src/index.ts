@@ -4,6 +4,7 @@ import {
   backgroundErrorReporter,
   CorruptRecordError,
   checkStoreOptions,
+  compareUserSessions,
   type Duration,
   decodeRecord,
   encodeRecord,
@@ -12,6 +13,7 @@ import {
   MIN_PLAIN_LIFETIME_MS,
   optionalDuration,
   type Pruner,
+  resolveUserIndex,
   SessConfigError,
   type SessionRecord,
   type SessionStore,
@@ -21,7 +23,11 @@ import {
   type StoreOperation,
   StoreUnavailableError,
   sessionExpiresAt,
+  sessionExpiry,
   startPruner,
+  type UserIndex,
+  type UserIndexOptions,
+  type UserSessionInfo,
 } from '@sess/core';
 import {
   type Collection,
@@ -90,6 +96,12 @@ export interface MongoStoreOptions {
   onError?: StoreErrorHandler;
   /** connect-mongo's `crypto` is refused, except `{ secret: false }` (its "off"). */
   crypto?: { secret: false };
+  /**
+   * Keep an index of sessions by user (a `user` field on each document, indexed), so
+   * the store can list, count and destroy a user's sessions and cap how many a user
+   * has. Without it the documents and every operation stay as they are.
+   */
+  users?: UserIndexOptions;
 }
 
 /** connect-mongo's default `ttl`: 14 days. */
@@ -110,6 +122,7 @@ const KNOWN_OPTIONS = [
   'timestamps',
   'onError',
   'crypto',
+  'users',
 ] as const;
 
 const UNREADABLE =
@@ -147,6 +160,8 @@ export interface SessionDocument {
   createdAt?: Date;
   /** With `timestamps`: the last write or touch. */
   updatedAt?: Date;
+  /** With `users`: the user the session belongs to (absent when it belongs to nobody). */
+  user?: string;
 }
 
 const NAME = 'mongo';
@@ -175,6 +190,7 @@ export class MongoStore implements SessionStore {
   readonly #autoRemove: 'native' | 'interval' | 'disabled';
   readonly #pruneInterval: number;
   readonly #report: StoreErrorHandler;
+  readonly #users: UserIndex | undefined;
   #prepared: Promise<void> | undefined;
   /**
    * FerretDB v1 applies an update as read-then-write without isolation (see #withLock),
@@ -183,6 +199,13 @@ export class MongoStore implements SessionStore {
   #ferretdb = false;
   #pruner: Pruner | undefined;
   #closing: Promise<void> | undefined;
+
+  // Sessions by user: defined only when the `users` option is given, so that
+  // `storeCapabilities` reports them only then.
+  declare userOf?: (session: SessionRecord) => string | null;
+  declare userSessions?: (user: string) => Promise<UserSessionInfo[]>;
+  declare countUserSessions?: (user: string) => Promise<number>;
+  declare destroyUserSessions?: (user: string, exceptId?: string) => Promise<number>;
 
   constructor(options: MongoStoreOptions) {
     checkStoreOptions(options, {
@@ -258,6 +281,17 @@ export class MongoStore implements SessionStore {
       10 * 60_000,
     );
     this.#report = backgroundErrorReporter(options.onError);
+    this.#users = resolveUserIndex(options.users, 'mongo store');
+    const users = this.#users;
+    if (users) {
+      this.userOf = (session) => users.userOf(session);
+      this.userSessions = (user) =>
+        this.#run('userSessions', async () => (await this.#liveOf(user)).map(({ info }) => info));
+      this.countUserSessions = (user) =>
+        this.#run('countUserSessions', async () => (await this.#liveOf(user)).length);
+      this.destroyUserSessions = (user, exceptId) =>
+        this.#run('destroyUserSessions', () => this.#destroyOf(user, exceptId));
+    }
   }
 
   /** The client the store talks through (with `clientPromise`: once `ready()` resolved). */
@@ -314,6 +348,9 @@ export class MongoStore implements SessionStore {
         return;
       }
       await upsert(this.collection, id, this.#update(session, expires));
+      // `set` does not know the user the document had: a capped user is checked on every set
+      // (core uses `set` for new sessions only, which always need the check).
+      if (this.#users) await this.#capAfter(session, undefined);
     });
   }
 
@@ -402,32 +439,9 @@ export class MongoStore implements SessionStore {
     next: SessionRecord,
   ): Promise<boolean> {
     return this.#run('compareAndSet', async () => {
-      const expires = this.#expiresAt(next);
-      if (this.#ferretdb) {
-        return (await this.#withLock(id, () => this.#swap(id, expected, next, expires))) ?? false;
-      }
-      const now = new Date();
-      if (expected === null) {
-        if (expires.getTime() <= now.getTime()) return this.#swap(id, expected, next, expires);
-        // Matches an expired document, or inserts; a live one makes the insert a duplicate key.
-        try {
-          await this.collection.updateOne(
-            { _id: id, expires: { $lte: now } },
-            this.#update(next, expires),
-            { upsert: true },
-          );
-          return true;
-        } catch (error) {
-          if (!isDuplicateKey(error)) throw error;
-        }
-      } else if (expires.getTime() > now.getTime()) {
-        const written = await this.collection.updateOne(
-          { _id: id, expires: { $gt: now }, session: this.#stored(expected) },
-          this.#update(next, expires),
-        );
-        if (written.matchedCount === 1) return true;
-      }
-      return this.#swap(id, expected, next, expires);
+      const written = await this.#compareAndSet(id, expected, next);
+      if (written && this.#users) await this.#capAfter(next, expected);
+      return written;
     });
   }
 
@@ -454,6 +468,99 @@ export class MongoStore implements SessionStore {
   }
 
   // --- internals ---------------------------------------------------------------
+
+  async #compareAndSet(
+    id: string,
+    expected: SessionRecord | null,
+    next: SessionRecord,
+  ): Promise<boolean> {
+    const expires = this.#expiresAt(next);
+    if (this.#ferretdb) {
+      return (await this.#withLock(id, () => this.#swap(id, expected, next, expires))) ?? false;
+    }
+    const now = new Date();
+    if (expected === null) {
+      if (expires.getTime() <= now.getTime()) return this.#swap(id, expected, next, expires);
+      // Matches an expired document, or inserts; a live one makes the insert a duplicate key.
+      try {
+        await this.collection.updateOne(
+          { _id: id, expires: { $lte: now } },
+          this.#update(next, expires),
+          { upsert: true },
+        );
+        return true;
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+      }
+    } else if (expires.getTime() > now.getTime()) {
+      const written = await this.collection.updateOne(
+        { _id: id, expires: { $gt: now }, session: this.#stored(expected) },
+        this.#update(next, expires),
+      );
+      if (written.matchedCount === 1) return true;
+    }
+    return this.#swap(id, expected, next, expires);
+  }
+
+  /**
+   * The live sessions of a user, oldest first (by `cookie.createdAt`, then id): the
+   * documents the `user` index finds, each checked against its own record, so that a
+   * document rewritten by a writer that keeps no index (connect-mongo during a rollout,
+   * a store without `users`) is reported only if it still belongs to the user.
+   */
+  async #liveOf(user: unknown): Promise<{ id: string; info: UserSessionInfo }[]> {
+    const users = this.#users;
+    const key = userKey(user);
+    if (!users || key === null) return [];
+    const docs = await this.collection
+      .find({ user: key, expires: { $gt: new Date() } }, { projection: { session: 1, expires: 1 } })
+      .toArray();
+    const live: { id: string; info: UserSessionInfo }[] = [];
+    for (const doc of docs) {
+      const record = decode(doc.session);
+      if (record === null || users.userOf(record) !== key) continue;
+      const id = String(doc._id);
+      // A touch moves only the document's `expires`: that is the session's expiry,
+      // except for a browser-session cookie, which has none.
+      const expiresAt = sessionExpiry(record) === null ? null : doc.expires.getTime();
+      live.push({ id, info: users.info(id, record, expiresAt) });
+    }
+    return live.sort((a, b) => compareUserSessions(a.info, b.info));
+  }
+
+  async #destroyOf(user: unknown, exceptId?: string): Promise<number> {
+    const key = userKey(user);
+    const ids = (await this.#liveOf(user)).map(({ id }) => id).filter((id) => id !== exceptId);
+    if (key === null || ids.length === 0) return 0;
+    // `user` in the filter: a session given to another user since the listing stays.
+    const result = await this.collection.deleteMany({
+      _id: { $in: ids },
+      user: key,
+      expires: { $gt: new Date() },
+    });
+    return result.deletedCount;
+  }
+
+  /**
+   * After a write that may have given a user one more session: destroy the oldest
+   * beyond `maxSessionsPerUser`. Each writer trims after its own write, by one
+   * deterministic order, so once parallel writes settle the user has at most N live
+   * sessions, the N newest (see the README, "Sessions by user").
+   * `previous` is the record the write replaced (`undefined`: unknown).
+   */
+  async #capAfter(next: SessionRecord, previous: SessionRecord | null | undefined): Promise<void> {
+    const users = this.#users;
+    if (!users || users.maxSessionsPerUser === Number.POSITIVE_INFINITY) return;
+    const user = users.userOf(next);
+    if (user === null) return;
+    if (previous != null && users.userOf(previous) === user) return; // not a new session of the user
+    if (this.#expiresAt(next).getTime() <= Date.now()) return; // deleted, not written
+    const live = await this.#liveOf(user);
+    const excess = live.length - users.maxSessionsPerUser;
+    if (excess <= 0) return;
+    const ids = live.slice(0, excess).map(({ id }) => id);
+    await this.collection.deleteMany({ _id: { $in: ids }, user });
+  }
 
   /**
    * The slow path of compareAndSet: read the document, compare as JSON, then write
@@ -524,13 +631,23 @@ export class MongoStore implements SessionStore {
     const fields: Omit<SessionDocument, '_id'> = { session: this.#stored(session), expires };
     if (this.#touchAfter > 0) fields.lastModified = new Date();
     if (this.#timestamps) fields.updatedAt = new Date();
+    if (this.#users) {
+      const user = this.#users.userOf(session);
+      if (user !== null) fields.user = user;
+    }
     return fields;
   }
 
-  /** A whole-record write; with `timestamps`, an upsert that inserts also sets `createdAt`. */
+  /**
+   * A whole-record write; with `timestamps`, an upsert that inserts also sets `createdAt`.
+   * With `users`, the `user` field follows the record in the same update: set, changed,
+   * or removed when the session no longer belongs to anyone.
+   */
   #update(session: SessionRecord, expires: Date): UpdateFilter<SessionDocument> {
-    const update: UpdateFilter<SessionDocument> = { $set: this.#fields(session, expires) };
+    const fields = this.#fields(session, expires);
+    const update: UpdateFilter<SessionDocument> = { $set: fields };
     if (this.#timestamps) update.$setOnInsert = { createdAt: new Date() };
+    if (this.#users && fields.user === undefined) update.$unset = { user: '' };
     return update;
   }
 
@@ -572,6 +689,7 @@ export class MongoStore implements SessionStore {
     }
     const info = await this.db.admin().command({ buildInfo: 1 });
     this.#ferretdb = typeof info.ferretdbVersion === 'string';
+    if (this.#users) await this.#createUserIndex();
     if (this.#autoRemove === 'disabled') return;
     let interval = this.#autoRemove === 'interval';
     try {
@@ -600,6 +718,22 @@ export class MongoStore implements SessionStore {
     }
   }
 
+  /**
+   * The index behind the user listings. Sessions work without it (a listing then scans),
+   * so a failure is reported to `onError` and does not fail the operation waiting here.
+   * Sparse: sessions that belong to nobody are not in it.
+   */
+  async #createUserIndex(): Promise<void> {
+    try {
+      await this.collection.createIndex({ user: 1 }, { sparse: true });
+    } catch (error) {
+      // An index on `user` with other options already exists (the user's): keep it.
+      if (isCode(error, INDEX_OPTIONS_CONFLICT) || isCode(error, INDEX_KEY_SPECS_CONFLICT)) return;
+      if (this.#closing) return;
+      this.#report(storeError('connect', error));
+    }
+  }
+
   async #run<T>(operation: StoreOperation, work: () => Promise<T>): Promise<T> {
     if (this.#closing) throw new StoreClosedError(NAME, operation);
     try {
@@ -618,6 +752,16 @@ const NOT_IMPLEMENTED = 238;
 const INDEX_OPTIONS_CONFLICT = 85;
 const INDEX_KEY_SPECS_CONFLICT = 86;
 const DUPLICATE_KEY = 11000;
+
+/** The user a listing asks for, as the index holds it (a string); `null` matches nobody. */
+function userKey(user: unknown): string | null {
+  if (typeof user === 'string') return user === '' ? null : user;
+  // userOf indexes numbers as their decimal string; anything else (an object from a
+  // request body: a query operator) must never reach the filter.
+  if (typeof user === 'number' && Number.isFinite(user)) return String(user);
+  if (typeof user === 'bigint') return String(user);
+  return null;
+}
 
 /** Upsert by `_id`. Two first writes of one id may race to insert: the loser retries as an update. */
 async function upsert(
