@@ -8,6 +8,7 @@ import {
 } from './errors.js';
 import { isExpired, isSessionRecord, type SessionStore, sessionExpiry } from './store.js';
 import type { SessionRecord } from './types.js';
+import type { UserSessionInfo } from './users.js';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
@@ -36,6 +37,19 @@ export interface CallbackStore {
   close?(callback?: (err?: unknown) => void): unknown;
   /** memorystore's name for it: stops its prune timer. */
   stopInterval?(): void;
+  /*
+   * Sessions by user: sess-only, so a store has these when it is (or wraps) a
+   * sess store with a user index. Each answers through the callback when one
+   * is given, or the promise it returns.
+   */
+  userOf?(session: SessionRecord): string | null;
+  userSessions?(user: string, callback?: (err: unknown, sessions?: unknown) => void): unknown;
+  countUserSessions?(user: string, callback?: (err: unknown, count?: number) => void): unknown;
+  destroyUserSessions?(
+    user: string,
+    exceptId?: string,
+    callback?: (err: unknown, count?: number) => void,
+  ): unknown;
 }
 
 export interface FromCallbackStoreOptions {
@@ -65,7 +79,11 @@ type StoreMethod =
   | 'length'
   | 'clear'
   | 'close'
-  | 'stopInterval';
+  | 'stopInterval'
+  | 'userOf'
+  | 'userSessions'
+  | 'countUserSessions'
+  | 'destroyUserSessions';
 
 /** What `callbackStoreClass` instances were made with: the sess store and their own methods. */
 interface Bridged {
@@ -111,6 +129,7 @@ export function fromCallbackStore(
   function call<T>(
     operation: StoreOperation,
     start: (done: Callback<T>) => unknown,
+    promiseAnswers = either,
   ): Promise<T | undefined> {
     const answer = new Promise<T | undefined>((resolve, reject) => {
       let settled = false;
@@ -132,7 +151,7 @@ export function fromCallbackStore(
         // Observed either way, so a rejection never goes unhandled.
         returned.then(
           (value) => {
-            if (either) done(null, value as T);
+            if (promiseAnswers) done(null, value as T);
           },
           (err: unknown) => done(err ?? new Error('the store rejected without a reason')),
         );
@@ -183,6 +202,13 @@ export function fromCallbackStore(
       : {};
   };
   const listable = () => Boolean(optional('all')) && !allWithoutIds;
+  const userIndexed = () =>
+    Boolean(
+      optional('userOf') &&
+        optional('userSessions') &&
+        optional('countUserSessions') &&
+        optional('destroyUserSessions'),
+    );
 
   const store: SessionStore = {
     async get(id) {
@@ -273,6 +299,74 @@ export function fromCallbackStore(
         return async (id: string, expected: SessionRecord | null, next: SessionRecord) => {
           open('compareAndSet');
           return cas.call(inner, id, expected, next);
+        };
+      },
+    },
+    // Sessions by user: forwarded while the store has all four (sess-only methods,
+    // so a callback or the promise returned answers, whichever comes first).
+    userOf: {
+      enumerable: true,
+      get() {
+        if (!userIndexed()) return undefined;
+        return (session: SessionRecord): string | null => {
+          const inner = direct('userOf');
+          if (inner?.userOf) return inner.userOf(session);
+          const found = (optional('userOf') as (s: SessionRecord) => unknown).call(legacy, session);
+          return typeof found === 'string' ? found : null;
+        };
+      },
+    },
+    userSessions: {
+      enumerable: true,
+      get() {
+        if (!userIndexed()) return undefined;
+        return async (user: string): Promise<UserSessionInfo[]> => {
+          open('userSessions');
+          const inner = direct('userSessions');
+          if (inner?.userSessions) return inner.userSessions(user);
+          const fn = optional('userSessions');
+          const found = await call<unknown>(
+            'userSessions',
+            (done) => fn?.call(legacy, user, done),
+            true,
+          );
+          return Array.isArray(found) ? (found as UserSessionInfo[]) : [];
+        };
+      },
+    },
+    countUserSessions: {
+      enumerable: true,
+      get() {
+        if (!userIndexed()) return undefined;
+        return async (user: string): Promise<number> => {
+          open('countUserSessions');
+          const inner = direct('countUserSessions');
+          if (inner?.countUserSessions) return inner.countUserSessions(user);
+          const fn = optional('countUserSessions');
+          const n = await call<number>(
+            'countUserSessions',
+            (done) => fn?.call(legacy, user, done),
+            true,
+          );
+          return typeof n === 'number' ? n : 0;
+        };
+      },
+    },
+    destroyUserSessions: {
+      enumerable: true,
+      get() {
+        if (!userIndexed()) return undefined;
+        return async (user: string, exceptId?: string): Promise<number> => {
+          open('destroyUserSessions');
+          const inner = direct('destroyUserSessions');
+          if (inner?.destroyUserSessions) return inner.destroyUserSessions(user, exceptId);
+          const fn = optional('destroyUserSessions');
+          const n = await call<number>(
+            'destroyUserSessions',
+            (done) => fn?.call(legacy, user, exceptId, done),
+            true,
+          );
+          return typeof n === 'number' ? n : 0;
         };
       },
     },
@@ -438,6 +532,30 @@ export function callbackStoreClass<Base extends CallbackStoreBase>(Base: Base) {
         self.clear = (callback?: (err?: unknown) => void) =>
           forward(() => clear.call(store), callback);
       }
+      // Sessions by user, when the sess store keeps an index: a callback when given, else a promise.
+      const { userOf, userSessions, countUserSessions, destroyUserSessions } = store;
+      if (userOf && userSessions && countUserSessions && destroyUserSessions) {
+        if (!has('userOf')) self.userOf = (session: SessionRecord) => userOf.call(store, session);
+        if (!has('userSessions')) {
+          self.userSessions = (user: string, callback?: (err: unknown, v?: unknown) => void) =>
+            answerOrPromise(() => userSessions.call(store, user), callback);
+        }
+        if (!has('countUserSessions')) {
+          self.countUserSessions = (user: string, callback?: (err: unknown, n?: number) => void) =>
+            answerOrPromise(() => countUserSessions.call(store, user), callback);
+        }
+        if (!has('destroyUserSessions')) {
+          self.destroyUserSessions = (
+            user: string,
+            exceptId?: string | ((err: unknown, n?: number) => void),
+            callback?: (err: unknown, n?: number) => void,
+          ) => {
+            const except = typeof exceptId === 'string' ? exceptId : undefined;
+            const done = typeof exceptId === 'function' ? exceptId : callback;
+            return answerOrPromise(() => destroyUserSessions.call(store, user, except), done);
+          };
+        }
+      }
       const own = CallbackBridge.prototype;
       BRIDGED.set(this, {
         store,
@@ -449,6 +567,14 @@ export function callbackStoreClass<Base extends CallbackStoreBase>(Base: Base) {
           all: Object.hasOwn(self, 'all') ? self.all : undefined,
           length: Object.hasOwn(self, 'length') ? self.length : undefined,
           clear: Object.hasOwn(self, 'clear') ? self.clear : undefined,
+          userOf: Object.hasOwn(self, 'userOf') ? self.userOf : undefined,
+          userSessions: Object.hasOwn(self, 'userSessions') ? self.userSessions : undefined,
+          countUserSessions: Object.hasOwn(self, 'countUserSessions')
+            ? self.countUserSessions
+            : undefined,
+          destroyUserSessions: Object.hasOwn(self, 'destroyUserSessions')
+            ? self.destroyUserSessions
+            : undefined,
         },
       });
     }
@@ -512,6 +638,22 @@ function answer<T>(work: () => Promise<T>, callback: (err: unknown, value?: T) =
     (value) => callback(null, value),
     (err: unknown) => callback(err),
   );
+}
+
+/** As `answer` when a callback is given; without one, the promise itself. */
+function answerOrPromise<T>(
+  work: () => Promise<T>,
+  callback?: (err: unknown, value?: T) => void,
+): Promise<T> | undefined {
+  if (callback) {
+    answer(work, callback);
+    return undefined;
+  }
+  try {
+    return work();
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 function describe(err: unknown): string {

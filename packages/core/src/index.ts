@@ -75,6 +75,7 @@ export {
   DEFAULT_TTL_MS,
   decodeRecord,
   encodeRecord,
+  hasUserIndex,
   isExpired,
   isSessionRecord,
   type SessionStore,
@@ -84,6 +85,8 @@ export {
   sessionExpiry,
   sessionTtl,
   storeCapabilities,
+  USER_CAPABILITIES,
+  type UserCapability,
 } from './store.js';
 export {
   backgroundErrorReporter,

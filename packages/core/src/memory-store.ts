@@ -12,6 +12,13 @@ import {
   sessionTtl,
 } from './store.js';
 import type { SessionRecord } from './types.js';
+import {
+  compareUserSessions,
+  resolveUserIndex,
+  type UserIndex,
+  type UserIndexOptions,
+  type UserSessionInfo,
+} from './users.js';
 
 export interface MemoryStoreOptions {
   /** Lifetime of a record stored without `cookie.expires`. Default: one day. */
@@ -20,11 +27,19 @@ export interface MemoryStoreOptions {
   maxSessions?: number;
   /** How often expired records are swept, in ms; 0 disables the timer. Default: 60,000. */
   sweepInterval?: number;
+  /**
+   * Keep an index of sessions by user (see `UserIndexOptions`): the store then
+   * has `userOf`, `userSessions`, `countUserSessions` and `destroyUserSessions`.
+   * Default: no index, and none of those methods.
+   */
+  users?: UserIndexOptions;
 }
 
 interface Entry {
   json: string;
   expiresAt: number;
+  /** The user the record belongs to, when the store keeps a user index. */
+  user: string | null;
 }
 
 const NAME = 'memory';
@@ -41,8 +56,34 @@ export class MemoryStore implements SessionStore {
   readonly #max: number;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #users: UserIndex | undefined;
+  /** user -> ids of its sessions; updated in the same synchronous step as #entries. */
+  readonly #byUser = new Map<string, Set<string>>();
+
+  /** The user a record belongs to (only with the `users` option). */
+  declare readonly userOf?: (session: SessionRecord) => string | null;
+  /** The user's live sessions, oldest first (only with the `users` option). */
+  declare readonly userSessions?: (user: string) => Promise<UserSessionInfo[]>;
+  /** How many live sessions the user has (only with the `users` option). */
+  declare readonly countUserSessions?: (user: string) => Promise<number>;
+  /** Destroy the user's sessions but `exceptId`; resolves how many (only with the `users` option). */
+  declare readonly destroyUserSessions?: (user: string, exceptId?: string) => Promise<number>;
 
   constructor(options: MemoryStoreOptions = {}) {
+    this.#users = resolveUserIndex(options.users, 'MemoryStore');
+    if (this.#users) {
+      const users = this.#users;
+      // Own properties, so a store without `users` has none of the four (capability detection).
+      const method = (value: unknown) => ({ value, writable: true, configurable: true });
+      Object.defineProperties(this, {
+        userOf: method((session: SessionRecord) => users.userOf(session)),
+        userSessions: method((user: string) => this.#userSessions(user)),
+        countUserSessions: method((user: string) => this.#countUserSessions(user)),
+        destroyUserSessions: method((user: string, exceptId?: string) =>
+          this.#destroyUserSessions(user, exceptId),
+        ),
+      });
+    }
     this.#ttl = checkNumber('ttl', options.ttl ?? DEFAULT_TTL_MS, 1);
     this.#max = Math.max(1, checkNumber('maxSessions', options.maxSessions ?? 100_000, 0));
     const every = checkNumber('sweepInterval', options.sweepInterval ?? 60_000, 0);
@@ -76,7 +117,7 @@ export class MemoryStore implements SessionStore {
     if (!entry) return;
     const ttl = sessionTtl(session, this.#ttl);
     if (ttl <= 0) {
-      this.#entries.delete(id);
+      this.#remove(id);
       return;
     }
     // Only the expiry moves; the stored cookie keeps the new expiry so a
@@ -89,7 +130,7 @@ export class MemoryStore implements SessionStore {
 
   async destroy(id: string): Promise<void> {
     this.#open('destroy');
-    this.#entries.delete(id);
+    this.#remove(id);
   }
 
   async ids(): Promise<string[]> {
@@ -121,6 +162,7 @@ export class MemoryStore implements SessionStore {
   async clear(): Promise<void> {
     this.#open('clear');
     this.#entries.clear();
+    this.#byUser.clear();
   }
 
   async compareAndSet(
@@ -142,35 +184,116 @@ export class MemoryStore implements SessionStore {
     this.#timer = undefined;
     this.#closed = true;
     this.#entries.clear();
+    this.#byUser.clear();
   }
 
   /** Drop every expired record now. Runs on the sweep timer too. */
   sweep(now: number = Date.now()): void {
     for (const [id, entry] of this.#entries) {
-      if (entry.expiresAt <= now) this.#entries.delete(id);
+      if (entry.expiresAt <= now) this.#remove(id);
     }
   }
 
+  /*
+   * Every write and removal goes through #write and #remove, which update the
+   * user index in the same synchronous step: no other call can run in between.
+   */
   #write(id: string, session: SessionRecord): void {
     const ttl = sessionTtl(session, this.#ttl);
-    this.#entries.delete(id);
+    const json = encodeRecord(session);
+    this.#remove(id);
     if (ttl <= 0) return;
-    this.#entries.set(id, { json: encodeRecord(session), expiresAt: Date.now() + ttl });
+    const user = this.#users ? this.#users.userOf(session) : null;
+    this.#entries.set(id, { json, expiresAt: Date.now() + ttl, user });
+    if (user !== null) {
+      let ids = this.#byUser.get(user);
+      if (!ids) {
+        ids = new Set();
+        this.#byUser.set(user, ids);
+      }
+      ids.add(id);
+      this.#cap(user, id);
+    }
     while (this.#entries.size > this.#max) {
       const oldest = this.#entries.keys().next().value;
       if (oldest === undefined) break;
-      this.#entries.delete(oldest);
+      this.#remove(oldest);
     }
+  }
+
+  /** Over `maxSessionsPerUser`: destroy the user's oldest sessions, never `written` itself. */
+  #cap(user: string, written: string): void {
+    const max = this.#users?.maxSessionsPerUser ?? Number.POSITIVE_INFINITY;
+    const ids = this.#byUser.get(user);
+    if (!ids || ids.size <= max) return;
+    const live = this.#infos(user).filter((info) => info.id !== written);
+    let excess = live.length + 1 - max;
+    for (const info of live) {
+      if (excess <= 0) break;
+      this.#remove(info.id);
+      excess--;
+    }
+  }
+
+  #remove(id: string): void {
+    const entry = this.#entries.get(id);
+    if (!entry) return;
+    this.#entries.delete(id);
+    if (entry.user === null) return;
+    const ids = this.#byUser.get(entry.user);
+    ids?.delete(id);
+    if (ids?.size === 0) this.#byUser.delete(entry.user);
   }
 
   #live(id: string): Entry | undefined {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
     if (entry.expiresAt <= Date.now()) {
-      this.#entries.delete(id);
+      this.#remove(id);
       return undefined;
     }
     return entry;
+  }
+
+  /** The user's live sessions, oldest first; drops the expired ones it meets. */
+  #infos(user: string): UserSessionInfo[] {
+    const users = this.#users;
+    const ids = this.#byUser.get(user);
+    if (!users || !ids) return [];
+    const found: UserSessionInfo[] = [];
+    for (const id of [...ids]) {
+      const entry = this.#live(id);
+      if (!entry) continue;
+      let session: SessionRecord;
+      try {
+        session = decodeRecord(entry.json, NAME);
+      } catch {
+        continue; // a corrupt record is not a live session
+      }
+      found.push(users.info(id, session));
+    }
+    return found.sort(compareUserSessions);
+  }
+
+  async #userSessions(user: string): Promise<UserSessionInfo[]> {
+    this.#open('userSessions');
+    return this.#infos(user);
+  }
+
+  async #countUserSessions(user: string): Promise<number> {
+    this.#open('countUserSessions');
+    return this.#infos(user).length;
+  }
+
+  async #destroyUserSessions(user: string, exceptId?: string): Promise<number> {
+    this.#open('destroyUserSessions');
+    let destroyed = 0;
+    for (const info of this.#infos(user)) {
+      if (info.id === exceptId) continue;
+      this.#remove(info.id);
+      destroyed++;
+    }
+    return destroyed;
   }
 
   #open(operation: StoreOperation): void {

@@ -67,7 +67,23 @@ export type StoreCapability =
   | 'length'
   | 'clear'
   | 'close'
-  | 'compareAndSet';
+  | 'compareAndSet'
+  | UserCapability;
+
+/** The four methods of the sessions-by-user capability: a store has all of them or none. */
+export type UserCapability =
+  | 'userOf'
+  | 'userSessions'
+  | 'countUserSessions'
+  | 'destroyUserSessions';
+
+/** The methods of the sessions-by-user capability, in the order `STORE_CAPABILITIES` lists them. */
+export const USER_CAPABILITIES: readonly UserCapability[] = [
+  'userOf',
+  'userSessions',
+  'countUserSessions',
+  'destroyUserSessions',
+];
 
 export const STORE_CAPABILITIES: readonly StoreCapability[] = [
   'touch',
@@ -77,15 +93,28 @@ export const STORE_CAPABILITIES: readonly StoreCapability[] = [
   'clear',
   'close',
   'compareAndSet',
+  ...USER_CAPABILITIES,
 ];
 
-/** Which optional methods a store implements. */
+/**
+ * Which optional methods a store implements. The four user methods are
+ * reported only together (a store offering some of them but not all has no
+ * usable user index, so none is reported).
+ */
 export function storeCapabilities(store: SessionStore): Set<StoreCapability> {
   const found = new Set<StoreCapability>();
   for (const name of STORE_CAPABILITIES) {
     if (typeof store[name] === 'function') found.add(name);
   }
+  if (!hasUserIndex(store)) for (const name of USER_CAPABILITIES) found.delete(name);
   return found;
+}
+
+/** Whether the store keeps a user index: it has all four user methods. */
+export function hasUserIndex(
+  store: SessionStore,
+): store is SessionStore & Required<Pick<SessionStore, UserCapability>> {
+  return USER_CAPABILITIES.every((name) => typeof store[name] === 'function');
 }
 
 /** One day: the default lifetime of a record stored without `cookie.expires`. */

@@ -4,6 +4,7 @@ import {
   DEFAULT_TTL_MS,
   decodeRecord,
   encodeRecord,
+  hasUserIndex,
   isExpired,
   isSessionRecord,
   MemoryStore,
@@ -14,6 +15,7 @@ import {
   sessionExpiry,
   sessionTtl,
   storeCapabilities,
+  USER_CAPABILITIES,
 } from '../src/index.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
@@ -205,8 +207,31 @@ describe('storeCapabilities', () => {
   });
 
   it('finds every capability on MemoryStore (class methods on the prototype count)', async () => {
-    const store = new MemoryStore({ sweepInterval: 0 });
+    const store = new MemoryStore({ sweepInterval: 0, users: { user: 'userId' } });
     expect([...storeCapabilities(store)].sort()).toEqual([...STORE_CAPABILITIES].sort());
     await store.close();
+  });
+
+  it('reports the four user methods only on a store opened with users', async () => {
+    const plain = new MemoryStore({ sweepInterval: 0 });
+    const found = storeCapabilities(plain);
+    for (const name of USER_CAPABILITIES) expect(found.has(name)).toBe(false);
+    expect(hasUserIndex(plain)).toBe(false);
+    await plain.close();
+    const indexed = new MemoryStore({ sweepInterval: 0, users: { user: 'userId' } });
+    expect(hasUserIndex(indexed)).toBe(true);
+    await indexed.close();
+  });
+
+  it('reports none of the user methods when a store has only some of them', () => {
+    const partial: SessionStore = {
+      get: async () => null,
+      set: async () => {},
+      destroy: async () => {},
+      userOf: () => null,
+      userSessions: async () => [],
+    };
+    expect(storeCapabilities(partial).size).toBe(0);
+    expect(hasUserIndex(partial)).toBe(false);
   });
 });

@@ -29,6 +29,7 @@ export type {
   BehaviourResult,
   ConformanceOptions,
   ConformanceReport,
+  CreateContext,
   Requirement,
   Status,
 } from './types.js';

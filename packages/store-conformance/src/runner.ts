@@ -4,6 +4,8 @@ import {
   STORE_CAPABILITIES,
   type StoreCapability,
   storeCapabilities,
+  USER_CAPABILITIES,
+  type UserIndexOptions,
 } from '@sess/core';
 import { behaviours } from './behaviours/index.js';
 import { type HandleTracker, trackHandles } from './handles.js';
@@ -67,21 +69,41 @@ export async function detectCapabilities(
       });
     }
     found = storeCapabilities(probe);
+    // The user index exists only on a store opened with `users`: a second probe asks for one.
+    let usersProbe: SessionStore | undefined;
+    let usersProblem: string | undefined;
+    if (!USER_CAPABILITIES.every((c) => found.has(c))) {
+      try {
+        usersProbe = await bounded(
+          async () => options.create({ namespace: newNamespace(), users: PROBE_USERS }),
+          bound,
+          () => `creating a store with \`users\` did not finish within ${bound} ms`,
+        );
+        for (const c of storeCapabilities(usersProbe)) {
+          if (USER_CAPABILITIES.includes(c as (typeof USER_CAPABILITIES)[number])) found.add(c);
+        }
+      } catch (error) {
+        usersProblem = `creating a store with \`users\` for capability detection failed: ${message(error)}`;
+      }
+    }
     // A `cleanup` hook is the test's own code (its own admin connection, say): not followed.
     if (options.cleanup) early.pause();
     // A cleanup that fails here is the store's failure, reported, not a reason to stop.
     detectionProblems.delete(options);
-    try {
-      await bounded(
-        () => cleanupStore(options, probe, pending),
-        bound,
-        () => `did not finish within ${bound} ms${pending.describe()}`,
-      );
-    } catch (error) {
-      detectionProblems.set(
-        options,
-        `cleaning up the store used for capability detection failed: ${message(error)}`,
-      );
+    if (usersProblem) detectionProblems.set(options, usersProblem);
+    for (const opened of usersProbe ? [probe, usersProbe] : [probe]) {
+      try {
+        await bounded(
+          () => cleanupStore(options, opened, pending),
+          bound,
+          () => `did not finish within ${bound} ms${pending.describe()}`,
+        );
+      } catch (error) {
+        detectionProblems.set(
+          options,
+          `cleaning up the store used for capability detection failed: ${message(error)}`,
+        );
+      }
     }
   } finally {
     early.pause();
@@ -92,6 +114,9 @@ export async function detectCapabilities(
   }
   return found;
 }
+
+/** The `users` option of the capability probe. */
+const PROBE_USERS: UserIndexOptions = { user: 'userId' };
 
 /** Why cleaning up the capability-detection store failed, per suite run. */
 const detectionProblems = new WeakMap<ConformanceOptions, string>();
@@ -127,6 +152,10 @@ export function missingRequirement(
     } else if (need === 'listing') {
       if (!['ids', 'all', 'length'].some((c) => capabilities.has(c as StoreCapability)))
         return 'the store has no ids(), all() or length()';
+    } else if (need === 'users') {
+      const absent = USER_CAPABILITIES.filter((c) => !capabilities.has(c));
+      if (absent.length > 0)
+        return `no user index on a store created with \`users\` (no ${absent.map((c) => `${c}()`).join(', ')})`;
     } else if (need === 'defaultTtl') {
       const ttl = options.defaultTtl;
       if (ttl === undefined) return 'no `defaultTtl` declared';
@@ -163,9 +192,10 @@ export async function runBehaviour(
   const strays = captureStrays();
   let failure: BehaviourFailure | undefined;
   let ran = 0;
+  const users = behaviour.users;
   const open = async (namespace: string) => {
     const store = await bounded(
-      async () => options.create({ namespace }),
+      async () => options.create(users ? { namespace, users } : { namespace }),
       bound,
       () => `creating a store did not finish within ${bound} ms`,
     );
@@ -382,6 +412,9 @@ class Pending {
         const value: unknown = Reflect.get(target, prop);
         if (typeof prop !== 'string' || !CONTRACT.has(prop) || typeof value !== 'function')
           return value;
+        // A frozen own method must be returned as it is (a proxy invariant).
+        const own = Reflect.getOwnPropertyDescriptor(target, prop);
+        if (own && !own.configurable && !own.writable && 'value' in own) return value;
         return (...args: unknown[]) => {
           const shown = typeof args[0] === 'string' ? `'${args[0].slice(0, 40)}'` : '';
           return this.track(

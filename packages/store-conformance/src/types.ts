@@ -1,4 +1,16 @@
-import type { SessionStore, StoreCapability } from '@sess/core';
+import type { SessionStore, StoreCapability, UserIndexOptions } from '@sess/core';
+
+/** What `create` is given. */
+export interface CreateContext {
+  /** Unique per behaviour: map it to your prefix, table or collection. */
+  namespace: string;
+  /**
+   * Set by the behaviours of the `users` group (and one capability probe): open the store with this
+   * `users` option (its user index). Absent: open it without one. A factory that ignores it makes
+   * those behaviours n.a.
+   */
+  users?: UserIndexOptions;
+}
 
 /** What the suite needs to know about a store under test. */
 export interface ConformanceOptions<S extends SessionStore = SessionStore> {
@@ -7,8 +19,10 @@ export interface ConformanceOptions<S extends SessionStore = SessionStore> {
   /**
    * A new store. `namespace` is unique per behaviour: map it to your prefix,
    * table or collection so behaviours never see each other on a shared backend.
+   * `users`, when present, is the `users` option to open the store with (the
+   * sessions-by-user behaviours): pass it on to your store's constructor.
    */
-  create: (context: { namespace: string }) => S | Promise<S>;
+  create: (context: CreateContext) => S | Promise<S>;
   /** Run after each behaviour. Default: `clear()` then `close()` when the store has them. */
   cleanup?: (store: S) => void | Promise<void>;
   /** A store whose backend is down (a closed port, short timeouts): enables the failure behaviours. */
@@ -48,7 +62,9 @@ export type Requirement =
   | 'sharedInstances'
   | 'defaultTtl'
   /** Any of ids, all, length. */
-  | 'listing';
+  | 'listing'
+  /** All four user methods, on a store `create` opened with `users`. */
+  | 'users';
 
 export interface BehaviourContext {
   /** The store under test, fresh for this behaviour. */
@@ -57,7 +73,10 @@ export interface BehaviourContext {
   namespace: string;
   /** Another store on the same backend, in a namespace of its own (cleaned up afterwards). */
   other: () => Promise<SessionStore>;
-  /** Another store instance on `namespace` (cleaned up with the others after the behaviour). */
+  /**
+   * Another store instance on `namespace` (cleaned up with the others after the behaviour), opened
+   * with the behaviour's `users` option as `store` was.
+   */
   reopen: (namespace: string) => Promise<SessionStore>;
   /**
    * Handles (timers, sockets) opened before the behaviours ran (the CLI: from importing the module;
@@ -75,6 +94,8 @@ export interface Behaviour {
   name: string;
   /** Capabilities the behaviour needs; without them it is reported n.a. */
   requires?: readonly Requirement[];
+  /** Open the behaviour's stores (`store`, `other`, `reopen`) with this `users` option. */
+  users?: UserIndexOptions;
   run: (context: BehaviourContext) => Promise<void>;
 }
 

@@ -1,9 +1,13 @@
-import { fromCallbackStore, MemoryStore, type SessionRecord } from '@sess/core';
+import { fromCallbackStore, MemoryStore, type SessionRecord, toCallbackStore } from '@sess/core';
+
+/** A stand-in for express-session's Store base class (this package does not depend on it). */
+class LegacyBase {}
+
 import { describeStoreConformance } from '../src/index.js';
 
 describeStoreConformance({
   name: 'core MemoryStore',
-  create: () => new MemoryStore({ sweepInterval: 0, ttl: 1_500 }),
+  create: ({ users }) => new MemoryStore({ sweepInterval: 0, ttl: 1_500, users }),
   defaultTtl: 1_500,
   // Each MemoryStore is its own backend (and close() drops its records, which is fine for memory).
   isolatedInstances: true,
@@ -76,4 +80,14 @@ describeStoreConformance({
       },
       { timeout: 300 },
     ),
+});
+
+describeStoreConformance({
+  name: 'fromCallbackStore over toCallbackStore(MemoryStore with users): the user methods through both bridges',
+  create: ({ users }) =>
+    fromCallbackStore(
+      toCallbackStore(new MemoryStore({ sweepInterval: 0, ttl: 1_500, users }), LegacyBase),
+    ),
+  isolatedInstances: true,
+  filter: (behaviour) => behaviour.group === 'sessions by user',
 });

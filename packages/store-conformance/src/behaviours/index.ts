@@ -10,6 +10,7 @@ import { lifecycle } from './lifecycle.js';
 import { listing } from './listing.js';
 import { roundTripBehaviours } from './round-trip.js';
 import { touch } from './touch.js';
+import { users } from './users.js';
 
 export { record } from './helpers.js';
 
@@ -24,6 +25,7 @@ export const behaviours: Behaviour[] = [
   ...isolation,
   ...concurrency,
   ...compareAndSet,
+  ...users,
   ...lifecycle,
   ...failure,
 ];
