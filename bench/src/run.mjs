@@ -91,9 +91,16 @@ const FRAMEWORKS = [
   },
 ];
 const filters = values.contenders.split(',').filter(Boolean);
+// A filter matches the label, `library/store` or `framework/store` (so
+// `fastify/redis` selects both Fastify contenders on Redis).
 const wanted = (c) =>
   filters.length === 0 ||
-  filters.some((f) => c.label.includes(f) || `${c.library}/${c.store}`.includes(f));
+  filters.some(
+    (f) =>
+      c.label.includes(f) ||
+      `${c.library}/${c.store}`.includes(f) ||
+      `${c.framework}/${c.store}`.includes(f),
+  );
 
 // One group per framework and store: its contenders load in alternation. A
 // framework's ceiling joins its memory group (its ratio is taken against sess
