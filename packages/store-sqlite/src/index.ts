@@ -2,6 +2,7 @@ import {
   backgroundErrorReporter,
   CorruptRecordError,
   checkStoreOptions,
+  compareUserSessions,
   DEFAULT_TTL_MS,
   type Duration,
   decodeRecord,
@@ -12,6 +13,7 @@ import {
   optionalDuration,
   type Pruner,
   parseDuration,
+  resolveUserIndex,
   SessConfigError,
   type SessionRecord,
   type SessionStore,
@@ -20,8 +22,12 @@ import {
   type StoreErrorHandler,
   type StoreOperation,
   StoreUnavailableError,
+  sessionCreatedAt,
   sessionExpiresAt,
   startPruner,
+  type UserIndex,
+  type UserIndexOptions,
+  type UserSessionInfo,
 } from '@sess/core';
 import Database from 'better-sqlite3';
 
@@ -69,6 +75,13 @@ export interface SqliteStoreOptions {
   busyTimeout?: number;
   /** Receives background failures (a failed prune). Default: a process warning. */
   onError?: StoreErrorHandler;
+  /**
+   * Keep an index of sessions by user (`{ user: 'userId' }`, see `UserIndexOptions` in
+   * `@sess/core`) in a companion table `<table>_sess_users`, written in the same transaction as
+   * the session. Enables `userSessions`, `countUserSessions`, `destroyUserSessions` and
+   * `maxSessionsPerUser`. Default: none (no companion table, every statement as without it).
+   */
+  users?: UserIndexOptions;
 }
 
 const KNOWN_OPTIONS = [
@@ -82,6 +95,7 @@ const KNOWN_OPTIONS = [
   'expired',
   'busyTimeout',
   'onError',
+  'users',
 ] as const;
 
 const NAME = 'sqlite';
@@ -103,6 +117,8 @@ export class SqliteStore implements SessionStore {
   readonly #ttl: number;
   readonly #sql: Statements;
   readonly #at: (ms: number) => number | string;
+  readonly #users: UserIndex | undefined;
+  readonly #index: IndexStatements | undefined;
   #pruner: Pruner | undefined;
   #closed = false;
   #swap:
@@ -110,6 +126,16 @@ export class SqliteStore implements SessionStore {
         (id: string, wanted: string | null, next: SessionRecord, expires: number) => boolean
       >
     | undefined;
+  #indexedWrite:
+    | Database.Transaction<(id: string, session: SessionRecord, expires: number) => void>
+    | undefined;
+  #indexedDestroy: Database.Transaction<(id: string) => void> | undefined;
+
+  /** Present only with the `users` option (so `storeCapabilities` reports the capability then). */
+  readonly userOf?: (session: SessionRecord) => string | null;
+  readonly userSessions?: (user: string) => Promise<UserSessionInfo[]>;
+  readonly countUserSessions?: (user: string) => Promise<number>;
+  readonly destroyUserSessions?: (user: string, exceptId?: string) => Promise<number>;
 
   constructor(options: SqliteStoreOptions = {}) {
     checkStoreOptions(options, { store: 'sqlite store', known: KNOWN_OPTIONS });
@@ -130,6 +156,8 @@ export class SqliteStore implements SessionStore {
     this.table = table;
     this.#ttl = optionalDuration(options.ttl, lifetimeRule('sqlite store: ttl'), DEFAULT_TTL_MS);
     const every = pruneEvery(options);
+    const users = resolveUserIndex(options.users, 'sqlite store');
+    this.#users = users;
     const report = backgroundErrorReporter(options.onError);
     const given = options.db ?? options.client;
     this.#ownsDb = given === undefined;
@@ -137,12 +165,39 @@ export class SqliteStore implements SessionStore {
     try {
       this.layout = detectLayout(this.db, table, options.layout);
       this.#sql = prepare(this.db, table, this.layout);
+      this.#index = users ? prepareIndex(this.db, table, this.layout) : undefined;
     } catch (cause) {
       if (this.#ownsDb) this.db.close();
       if (cause instanceof SessConfigError) throw cause;
       throw new StoreError(NAME, 'connect', `cannot create table "${table}"`, { cause });
     }
     this.#at = this.layout === 'sess' ? (ms) => ms : (ms) => new Date(ms).toISOString();
+    if (users) {
+      this.userOf = (session) => users.userOf(session);
+      this.userSessions = async (user) =>
+        this.#run('userSessions', () =>
+          this.#userRows(user)
+            .map((row) => users.info(row.id, row.record, row.expires))
+            .sort(compareUserSessions),
+        );
+      this.countUserSessions = async (user) =>
+        this.#run('countUserSessions', () => this.#userRows(user).length);
+      this.destroyUserSessions = async (user, exceptId) =>
+        this.#run('destroyUserSessions', () => {
+          const index = this.#index as IndexStatements;
+          return this.db
+            .transaction(() => {
+              let count = 0;
+              for (const row of this.#userRows(user)) {
+                if (row.id === exceptId) continue;
+                count += this.#sql.destroy.run(row.id).changes;
+                index.drop.run(row.id);
+              }
+              return count;
+            })
+            .immediate();
+        });
+    }
     if (every > 0) {
       this.#pruner = startPruner({
         every,
@@ -160,7 +215,14 @@ export class SqliteStore implements SessionStore {
   async set(id: string, session: SessionRecord): Promise<void> {
     const expires = this.#expiresAt(session);
     this.#run('set', () => {
-      if (expires <= Date.now()) this.#sql.destroy.run(id);
+      if (this.#index) {
+        // The session and its index entry in one transaction, taking the
+        // write lock first (the cap reads the user's sessions after writing).
+        this.#indexedWrite ??= this.db.transaction((key, record, at) =>
+          this.#write(key, record, at),
+        );
+        this.#indexedWrite.immediate(id, session, expires);
+      } else if (expires <= Date.now()) this.#sql.destroy.run(id);
       else this.#sql.upsert.run(id, encodeRecord(session), this.#at(expires));
     });
   }
@@ -175,7 +237,15 @@ export class SqliteStore implements SessionStore {
   }
 
   async destroy(id: string): Promise<void> {
-    this.#run('destroy', () => this.#sql.destroy.run(id));
+    this.#run('destroy', () => {
+      const index = this.#index;
+      if (index === undefined) return this.#sql.destroy.run(id);
+      this.#indexedDestroy ??= this.db.transaction((key: string) => {
+        this.#sql.destroy.run(key);
+        index.drop.run(key);
+      });
+      return this.#indexedDestroy(id);
+    });
   }
 
   async ids(): Promise<string[]> {
@@ -197,7 +267,10 @@ export class SqliteStore implements SessionStore {
   }
 
   async clear(): Promise<void> {
-    this.#run('clear', () => this.#sql.clear.run());
+    this.#run('clear', () => {
+      this.#sql.clear.run();
+      this.#index?.clear.run();
+    });
   }
 
   async compareAndSet(
@@ -218,7 +291,8 @@ export class SqliteStore implements SessionStore {
           // The stored text is usually our own encoding, byte for byte; only
           // when it is not, decode and re-encode it to compare as JSON.
           if (stored !== want && canonical(stored) !== want) return false;
-          if (at <= now) this.#sql.destroy.run(key);
+          if (this.#index) this.#write(key, record, at);
+          else if (at <= now) this.#sql.destroy.run(key);
           else this.#sql.upsert.run(key, encodeRecord(record), this.#at(at));
           return true;
         },
@@ -229,7 +303,12 @@ export class SqliteStore implements SessionStore {
 
   /** Delete every expired row now; returns how many went. Runs on the prune timer too. */
   prune(now: number = Date.now()): number {
-    return this.#run('clear', () => this.#sql.prune.run(this.#at(now)).changes);
+    return this.#run('clear', () => {
+      const pruned = this.#sql.prune.run(this.#at(now)).changes;
+      // Index entries of rows gone by expiry or by another store's destroy.
+      this.#index?.orphans.run();
+      return pruned;
+    });
   }
 
   async close(): Promise<void> {
@@ -242,6 +321,48 @@ export class SqliteStore implements SessionStore {
 
   #expiresAt(session: SessionRecord): number {
     return sessionExpiresAt(session, this.#ttl);
+  }
+
+  /**
+   * Write a session and its index entry; called inside a write transaction.
+   * With `maxSessionsPerUser`, then delete the user's oldest live sessions
+   * beyond the cap (by creation, unknown first, then id), never this one.
+   */
+  #write(id: string, session: SessionRecord, expires: number): void {
+    const index = this.#index as IndexStatements;
+    const now = Date.now();
+    if (expires <= now) {
+      this.#sql.destroy.run(id);
+      index.drop.run(id);
+      return;
+    }
+    this.#sql.upsert.run(id, encodeRecord(session), this.#at(expires));
+    const user = this.#users?.userOf(session) ?? null;
+    if (user === null) {
+      index.drop.run(id);
+      return;
+    }
+    const created = sessionCreatedAt(session);
+    index.put.run(id, user, created === null ? null : Math.trunc(created));
+    const cap = this.#users?.maxSessionsPerUser ?? Number.POSITIVE_INFINITY;
+    if (cap === Number.POSITIVE_INFINITY) return;
+    for (const extra of index.excess.pluck().all(user, id, this.#at(now), cap - 1) as string[]) {
+      this.#sql.destroy.run(extra);
+      index.drop.run(extra);
+    }
+  }
+
+  /** The user's live sessions whose record still names that user (another store may have rewritten one). */
+  #userRows(user: string): { id: string; record: SessionRecord; expires: number }[] {
+    const index = this.#index as IndexStatements;
+    const out: { id: string; record: SessionRecord; expires: number }[] = [];
+    for (const row of index.rows.all(user, this.#at(Date.now()))) {
+      const record = decode(row.session);
+      if (record === null || this.#users?.userOf(record) !== user) continue;
+      const expires = typeof row.expires === 'number' ? row.expires : Date.parse(row.expires);
+      out.push({ id: row.id, record, expires });
+    }
+    return out;
   }
 
   #run<T>(operation: StoreOperation, work: () => T): T {
@@ -273,6 +394,15 @@ interface Statements {
   length: Database.Statement<[At]>;
   clear: Database.Statement<[]>;
   prune: Database.Statement<[At]>;
+}
+
+interface IndexStatements {
+  put: Database.Statement<[string, string, number | null]>;
+  drop: Database.Statement<[string]>;
+  rows: Database.Statement<[string, At], Row & { expires: At }>;
+  excess: Database.Statement<[string, string, At, number]>;
+  orphans: Database.Statement<[]>;
+  clear: Database.Statement<[]>;
 }
 
 const LAYOUTS: ReadonlySet<unknown> = new Set(['sess', 'better-sqlite3-session-store']);
@@ -390,6 +520,51 @@ function prepare(db: Database.Database, table: string, layout: SqliteLayout): St
     length: db.prepare(`SELECT count(*) FROM ${t} WHERE ${expires} > ?`),
     clear: db.prepare(`DELETE FROM ${t}`),
     prune: db.prepare(`DELETE FROM ${t} WHERE ${expires} <= ?`),
+  };
+}
+
+/**
+ * The user index: a companion table `<table>_sess_users (sid, user_id,
+ * created)` with a row for each session that belongs to a user, indexed on
+ * `(user_id, created)`. A table rather than columns: better-sqlite3-session-store
+ * writes `INSERT OR REPLACE INTO t VALUES (?, ?, ?)`, which fails once its
+ * table has a fourth column. Created when missing (idempotent; SQLite runs
+ * the DDL under its write lock, so processes starting at once are safe).
+ */
+function prepareIndex(db: Database.Database, table: string, layout: SqliteLayout): IndexStatements {
+  const t = `"${table}"`;
+  const u = `"${table}_sess_users"`;
+  const { id, data, expires } = COLUMNS[layout];
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS ${u} (
+       sid TEXT PRIMARY KEY NOT NULL,
+       user_id TEXT NOT NULL,
+       created INTEGER
+     );
+     CREATE INDEX IF NOT EXISTS "${table}_sess_users_user" ON ${u} (user_id, created);`,
+  );
+  return {
+    put: db.prepare(
+      `INSERT INTO ${u} (sid, user_id, created) VALUES (?, ?, ?)
+       ON CONFLICT (sid) DO UPDATE SET user_id = excluded.user_id, created = excluded.created`,
+    ),
+    drop: db.prepare(`DELETE FROM ${u} WHERE sid = ?`),
+    rows: db.prepare(
+      `SELECT s.${id} AS id, s.${data} AS session, s.${expires} AS expires
+       FROM ${u} AS x JOIN ${t} AS s ON s.${id} = x.sid
+       WHERE x.user_id = ? AND s.${expires} > ?`,
+    ),
+    // The user's live sessions beyond the newest `cap - 1` others (newest: by
+    // creation, unknown creation counting as oldest, then id).
+    excess: db.prepare(
+      `SELECT x.sid FROM ${u} AS x JOIN ${t} AS s ON s.${id} = x.sid
+       WHERE x.user_id = ? AND x.sid <> ? AND s.${expires} > ?
+       ORDER BY x.created DESC NULLS LAST, x.sid DESC LIMIT -1 OFFSET ?`,
+    ),
+    orphans: db.prepare(
+      `DELETE FROM ${u} WHERE NOT EXISTS (SELECT 1 FROM ${t} AS s WHERE s.${id} = ${u}.sid)`,
+    ),
+    clear: db.prepare(`DELETE FROM ${u}`),
   };
 }
 
