@@ -74,8 +74,18 @@ export interface Connection {
   pexpire(key: string, ttlMs: number): Promise<void>;
   /** DEL the keys (one command per key in a cluster: keys of one DEL must share a slot). */
   del(keys: readonly string[]): Promise<void>;
-  /** EVALSHA, loading the script with EVAL when the server lacks it. Bulk replies are Buffers. */
-  evalScript(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown>;
+  /**
+   * EVALSHA, loading the script with EVAL when the server lacks it. Bulk
+   * replies are Buffers. In a cluster the command goes to the slot of
+   * `keys[0]`, and every key must share that slot.
+   */
+  evalScript(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | Buffer)[],
+  ): Promise<unknown>;
+  /** Whether keys are spread over the slots of a cluster (a script may then touch only one slot). */
+  readonly cluster: boolean;
   /** Every server holding keys: the one server, or each master of a cluster (empty when none is reachable). */
   masters(): Promise<ScanNode[]>;
   /** Ends a client the store opened, within `timeout` ms. */
@@ -224,17 +234,18 @@ function ioredisConnection(client: IoRedis | IoCluster): Connection {
       if (client.isCluster) await Promise.all(keys.map((key) => client.del(key)));
       else await client.del(...keys);
     },
-    evalScript: async (script, key, args) => {
+    evalScript: async (script, keys, args) => {
       try {
         // The named commands, not callBuffer('EVALSHA', ...): with ioredis's
         // enableAutoPipelining, callBuffer loses its command name (the SHA
         // goes out as the command).
-        return await client.evalshaBuffer(script.sha, 1, key, ...args);
+        return await client.evalshaBuffer(script.sha, keys.length, ...keys, ...args);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return client.evalBuffer(script.source, 1, key, ...args);
+        return client.evalBuffer(script.source, keys.length, ...keys, ...args);
       }
     },
+    cluster: client.isCluster,
     masters: async () => {
       if (!client.isCluster) return [node(client)];
       // The node list is known once the cluster is ready; a command waits for that.
@@ -337,14 +348,16 @@ function nodeRedisConnection(client: NodeClient, replies: Replies): Connection {
     del: async (keys) => {
       await send(['DEL', ...keys]);
     },
-    evalScript: async (script, key, args) => {
+    evalScript: async (script, keys, args) => {
+      const tail = [String(keys.length), ...keys, ...args];
       try {
-        return await send(['EVALSHA', script.sha, '1', key, ...args], replies.buffers);
+        return await send(['EVALSHA', script.sha, ...tail], replies.buffers);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return send(['EVAL', script.source, '1', key, ...args], replies.buffers);
+        return send(['EVAL', script.source, ...tail], replies.buffers);
       }
     },
+    cluster: false,
     masters: async () => [nodeRedisNode(client, replies)],
     // The store never opens a node-redis client, so it never closes one.
     close: async () => undefined,
@@ -371,14 +384,17 @@ function nodeRedisClusterConnection(cluster: NodeCluster, replies: Replies): Con
     del: async (keys) => {
       await Promise.all(keys.map((key) => send(key, false, ['DEL', key])));
     },
-    evalScript: async (script, key, args) => {
+    evalScript: async (script, keys, args) => {
+      const [key = ''] = keys;
+      const tail = [String(keys.length), ...keys, ...args];
       try {
-        return await send(key, false, ['EVALSHA', script.sha, '1', key, ...args], replies.buffers);
+        return await send(key, false, ['EVALSHA', script.sha, ...tail], replies.buffers);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return send(key, false, ['EVAL', script.source, '1', key, ...args], replies.buffers);
+        return send(key, false, ['EVAL', script.source, ...tail], replies.buffers);
       }
     },
+    cluster: true,
     masters: async () => {
       const clients = await Promise.all(
         cluster.masters.map((master) => cluster.nodeClient(master)),

@@ -8,6 +8,7 @@ import {
   encodeRecord,
   lifetimeRule,
   parseDuration,
+  resolveUserIndex,
   SessConfigError,
   type SessionRecord,
   type SessionStore,
@@ -17,6 +18,8 @@ import {
   type StoreOperation,
   StoreUnavailableError,
   sessionTtl,
+  type UserIndexOptions,
+  type UserSessionInfo,
   withDeadline,
 } from '@sess/core';
 import {
@@ -28,6 +31,7 @@ import {
   type RedisClient,
   type ScanNode,
 } from './clients.js';
+import { RedisUserIndex } from './users.js';
 
 export type {
   IoredisClient,
@@ -109,6 +113,20 @@ export interface RedisStoreOptions<Client extends RedisClient = RedisClient> {
    * `StoreUnavailableError`, whatever the client's own retry settings. Default 5,000.
    */
   timeout?: number;
+  /**
+   * Keep an index of each user's sessions (core's `UserIndexOptions`), so
+   * `userSessions`, `countUserSessions` and `destroyUserSessions` answer in
+   * time proportional to that user's sessions, and `maxSessionsPerUser` caps
+   * them. Without it the store keeps no index and writes exactly as before.
+   */
+  users?: UserIndexOptions;
+  /**
+   * Key prefix of the user index (the per-user sorted sets and the
+   * per-session pointers). Default `users:` followed by `prefix` without
+   * braces (`users:sess:`). It must not start with `prefix` (listings scan
+   * `prefix*`), nor `prefix` with it, and has no `{` or `}`.
+   */
+  userIndexPrefix?: string;
 }
 
 const NAME = 'redis';
@@ -126,6 +144,8 @@ const KNOWN_OPTIONS = [
   'scanCount',
   'timeout',
   'onError',
+  'users',
+  'userIndexPrefix',
 ] as const;
 
 /** Options of older connect-redis releases (3 and before opened their own connection). */
@@ -201,7 +221,16 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
   readonly #disableTouch: boolean;
   readonly #scanCount: number;
   readonly #timeout: number;
+  readonly #users: RedisUserIndex | undefined;
+  /** Key prefix of the user index; `undefined` without `users`. */
+  readonly userIndexPrefix: string | undefined;
   #closed = false;
+
+  // The user capability exists only with the `users` option (set in the constructor).
+  declare readonly userOf?: (session: SessionRecord) => string | null;
+  declare readonly userSessions?: (user: string) => Promise<UserSessionInfo[]>;
+  declare readonly countUserSessions?: (user: string) => Promise<number>;
+  declare readonly destroyUserSessions?: (user: string, exceptId?: string) => Promise<number>;
 
   constructor(options: RedisStoreOptions<Client> = {}) {
     checkStoreOptions(options, {
@@ -232,6 +261,35 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
     const client = options.client ?? (openClient(options, this.#timeout) as Client);
     this.#connection = connectionFor(client, this.#timeout);
     this.client = client;
+    const index = resolveUserIndex(options.users, 'redis store');
+    if (index) {
+      const indexPrefix = options.userIndexPrefix ?? `users:${this.prefix.replace(/[{}]/g, '')}`;
+      checkIndexPrefix(indexPrefix, this.prefix);
+      this.userIndexPrefix = indexPrefix;
+      const users = new RedisUserIndex(
+        {
+          connection: this.#connection,
+          prefix: this.prefix,
+          indexPrefix,
+          call: (operation, work) => this.#call(operation, work),
+          decode: (text) => this.#decode(text),
+        },
+        index,
+      );
+      this.#users = users;
+      Object.defineProperties(this, {
+        userOf: { value: (session: SessionRecord) => users.userOf(session) },
+        userSessions: { value: (user: string) => users.list('userSessions', user) },
+        countUserSessions: {
+          value: async (user: string) => (await users.list('countUserSessions', user)).length,
+        },
+        destroyUserSessions: {
+          value: (user: string, exceptId?: string) => users.destroyAll(user, exceptId),
+        },
+      });
+    } else if (options.userIndexPrefix !== undefined) {
+      throw new SessConfigError('redis store: userIndexPrefix is given without `users`');
+    }
     // An owned client reports connection errors as events (never unhandled:
     // that would crash the process). The failing commands reject with them
     // too; `onError` hears the first of each outage (again after `ready`),
@@ -266,6 +324,11 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
     const key = this.#key(id);
     const ttl = this.#lifetime(session);
     const text = this.#encode(session);
+    if (this.#users) {
+      this.#open('set');
+      await this.#users.write('set', id, session, text, ttl);
+      return;
+    }
     // One command either way: SET with its expiry, or DEL for a session that already ended.
     if (ttl <= 0) await this.#call('set', () => this.#connection.del([key]));
     else await this.#call('set', () => this.#connection.setPx(key, text, ttl));
@@ -275,11 +338,23 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
   async touch(id: string, session: SessionRecord): Promise<void> {
     if (this.#disableTouch) return;
     const ttl = this.#lifetime(session);
+    if (this.#users) {
+      this.#open('touch');
+      if (ttl <= 0) await this.#users.destroy(id);
+      else await this.#users.touch(id, session, ttl);
+      return;
+    }
     await this.#call('touch', () => this.#connection.pexpire(this.#key(id), Math.max(ttl, 0)));
   }
 
   /** Destroy one session, or many at once. */
   async destroy(id: string | readonly string[]): Promise<void> {
+    if (this.#users) {
+      const users = this.#users;
+      this.#open('destroy');
+      await Promise.all((typeof id === 'string' ? [id] : [...id]).map((one) => users.destroy(one)));
+      return;
+    }
     const keys = (typeof id === 'string' ? [id] : [...id]).map((one) => this.#key(one));
     if (keys.length === 0) return;
     await this.#call('destroy', () => this.#connection.del(keys));
@@ -322,6 +397,16 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
     await this.#scan('clear', async (node, keys) => {
       await this.#call('clear', () => node.delEach(keys));
     });
+    // The index of the sessions just deleted goes too.
+    if (this.userIndexPrefix !== undefined) {
+      await this.#scan(
+        'clear',
+        async (node, keys) => {
+          await this.#call('clear', () => node.delEach(keys));
+        },
+        this.userIndexPrefix,
+      );
+    }
   }
 
   async compareAndSet(
@@ -333,6 +418,7 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
     const ttl = this.#lifetime(next);
     const text = this.#encode(next);
     const wanted = expected === null ? null : this.#encode(expected);
+    if (this.#users) return this.#casIndexed(id, expected, next, wanted, text, ttl);
     const reply = await this.#cas(key, wanted, text, ttl);
     if (reply === 1) return true;
     if (reply === 0) return false;
@@ -346,6 +432,38 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
         : stored !== null && encodeRecord(stored) === encodeRecord(expected);
     if (!same) return false;
     return (await this.#cas(key, reply, text, ttl)) === 1;
+  }
+
+  /** compareAndSet through the user index's script: the same comparison, the index kept with the write. */
+  async #casIndexed(
+    id: string,
+    expected: SessionRecord | null,
+    next: SessionRecord,
+    wanted: string | null,
+    text: string,
+    ttl: number,
+  ): Promise<boolean> {
+    const users = this.#users as RedisUserIndex;
+    this.#open('compareAndSet');
+    const sha = wanted === null ? null : sha1(wanted);
+    const reply = await users.write('compareAndSet', id, next, text, ttl, { sha });
+    if (reply.written) return true;
+    if (reply.stored === null) return false;
+    const stored = await this.#decode(reply.stored.toString());
+    const same =
+      expected === null
+        ? stored === null
+        : stored !== null && encodeRecord(stored) === encodeRecord(expected);
+    if (!same) return false;
+    const again = await users.write('compareAndSet', id, next, text, ttl, {
+      sha: sha1(reply.stored),
+    });
+    return again.written;
+  }
+
+  /** Rejects once the store is closed (the index's scripts run through #call, which checks too). */
+  #open(operation: StoreOperation): void {
+    if (this.#closed) throw new StoreClosedError(NAME, operation);
   }
 
   /** Ends a connection the store opened (a given client stays open). Idempotent. */
@@ -399,7 +517,7 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
       String(ttl),
     ];
     const reply = await this.#call('compareAndSet', () =>
-      this.#connection.evalScript(CAS, key, args),
+      this.#connection.evalScript(CAS, [key], args),
     );
     if (reply === 1 || reply === 0) return reply;
     if (Buffer.isBuffer(reply)) return reply;
@@ -413,8 +531,9 @@ export class RedisStore<Client extends RedisClient = RedisClient> implements Ses
   async #scan(
     operation: StoreOperation,
     page: (node: ScanNode, keys: string[]) => Promise<void>,
+    prefix: string = this.prefix,
   ): Promise<void> {
-    const pattern = `${escapeGlob(this.prefix)}*`;
+    const pattern = `${escapeGlob(prefix)}*`;
     const seen = new Set<string>();
     const masters = await this.#call(operation, () => this.#connection.masters());
     if (masters.length === 0) {
@@ -484,6 +603,23 @@ function openClient(options: RedisStoreOptions<RedisClient>, timeout: number): I
   }
   const merged = { ...defaults, ...options.redis };
   return options.url ? new Redis(options.url, merged) : new Redis(merged);
+}
+
+/** The index keys must stay out of the sessions' `prefix*` and carry no hash-tag braces of their own. */
+function checkIndexPrefix(indexPrefix: string, prefix: string): void {
+  if (typeof indexPrefix !== 'string' || indexPrefix === '') {
+    throw new SessConfigError('redis store: userIndexPrefix must be a non-empty string');
+  }
+  if (/[{}]/.test(indexPrefix)) {
+    throw new SessConfigError(
+      'redis store: userIndexPrefix must not contain { or } (the index places its own cluster hash tags)',
+    );
+  }
+  if (indexPrefix.startsWith(prefix) || prefix.startsWith(indexPrefix)) {
+    throw new SessConfigError(
+      `redis store: userIndexPrefix ${JSON.stringify(indexPrefix)} and prefix ${JSON.stringify(prefix)} overlap (one starts with the other), so listings of sessions would see index keys; give a userIndexPrefix apart from prefix`,
+    );
+  }
 }
 
 /** SCAN MATCH treats * ? [ ] \ as pattern syntax: a prefix must match only itself. */

@@ -115,6 +115,48 @@ describeStoreConformance({
   sharedResources: true,
 });
 
+// With the user index: every write goes through its scripts (one script on a
+// server, single-slot steps on a cluster), which must keep the whole contract.
+const USERS = { user: 'userId', maxSessionsPerUser: 1_000, meta: ['userAgent'] };
+
+describeStoreConformance({
+  name: 'redis (ioredis, single server, users index)',
+  skip: single.available ? false : single.reason,
+  create: ({ namespace }) =>
+    new RedisStore({
+      url: single.available ? single.url : '',
+      prefix: `${namespace}:`,
+      ttl: DEFAULT_TTL,
+      scanCount: SHARED_SCAN_COUNT,
+      users: USERS,
+    }),
+  unreachable: () =>
+    new RedisStore({
+      url: 'redis://127.0.0.1:1',
+      timeout: 1_000,
+      redis: { connectTimeout: 500 },
+      users: USERS,
+    }),
+  failFastWithin: 2_000,
+  defaultTtl: 3_000,
+});
+
+describeStoreConformance({
+  name: 'redis (node-redis, cluster of three masters, users index)',
+  skip: cluster.available ? false : cluster.reason,
+  create: ({ namespace }) =>
+    new RedisStore({
+      client: nodeCluster,
+      prefix: `${namespace}:`,
+      ttl: DEFAULT_TTL,
+      users: USERS,
+    }),
+  unreachable: unreachableNodeCluster,
+  failFastWithin: 2_000,
+  defaultTtl: 3_000,
+  sharedResources: true,
+});
+
 /** SESS_REDIS_CLUSTER_NODES is `host:port,host:port,...`. */
 function nodes(list: string): { host: string; port: number }[] {
   return list.split(',').map((entry) => {

@@ -132,6 +132,33 @@ for (const sessClient of ['ioredis', 'node-redis'] as const) {
         expect(await nodeRedis.get(`${prefix}touched`)).toBe(before);
       });
 
+      it("with the user index the session keys stay connect-redis's, and its writes and destroys are never misreported", async () => {
+        const indexed = open({ prefix, users: { user: 'user' } });
+        const mine = record({ user: 'ada' });
+        await indexed.set('idx-1', mine);
+        await indexed.set('idx-2', record({ user: 'ada' }));
+        expect(await legacy.get('idx-1')).toEqual(mine);
+        expect(await nodeRedis.get(`${prefix}idx-1`)).toBe(JSON.stringify(mine));
+        // The index lives outside the prefix: listings on both sides see sessions only.
+        expect((await indexed.ids()).sort()).toEqual((await legacy.ids()).sort());
+        expect(await indexed.length()).toBe(await legacy.length());
+        expect(await nodeRedis.keys(`${indexed.userIndexPrefix}*`)).not.toHaveLength(0);
+
+        // connect-redis moves idx-1 to another user and destroys idx-2: neither is reported for ada.
+        await legacy.set('idx-1', record({ user: 'bob' }) as never);
+        await legacy.destroy('idx-2');
+        expect(await indexed.userSessions?.('ada')).toEqual([]);
+        expect(await indexed.countUserSessions?.('ada')).toBe(0);
+        // A touch by connect-redis keeps the session listed, with its new expiry.
+        await indexed.set('idx-3', record({ user: 'ada' }, 60_000));
+        await legacy.touch('idx-3', record({ user: 'ada' }, 600_000) as never);
+        const [listed] = (await indexed.userSessions?.('ada')) ?? [];
+        expect(listed?.id).toBe('idx-3');
+        expect((listed?.expiresAt ?? 0) - Date.now()).toBeGreaterThan(500_000);
+        await indexed.destroy(['idx-1', 'idx-3']);
+        await indexed.close();
+      });
+
       it('through Express: express-session + connect-redis and @sess/express + this store share sessions', async () => {
         const cookie = { maxAge: 60_000, sameSite: 'lax' as const };
         const counter = (middleware: express.RequestHandler) => {
