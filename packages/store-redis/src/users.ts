@@ -9,6 +9,7 @@ import {
   StoreError,
   type StoreOperation,
   sessionCreatedAt,
+  sessionExpiry,
   type UserIndex,
   type UserSessionInfo,
 } from '@sess/core';
@@ -445,7 +446,10 @@ export class RedisUserIndex {
       // The index follows sess's writes; a record rewritten by another
       // program (connect-redis) for another user, or unreadable, is not reported.
       if (record === null || this.#index.userOf(record) !== user) continue;
-      found.push(this.#index.info(row.id, record, row.pttl >= 0 ? now + row.pttl : undefined));
+      // A browser-session cookie has no expiry to report (the key's is the store's default lifetime).
+      const expiresAt =
+        sessionExpiry(record) !== null && row.pttl >= 0 ? now + row.pttl : undefined;
+      found.push(this.#index.info(row.id, record, expiresAt));
     }
     return found.sort(compareUserSessions);
   }

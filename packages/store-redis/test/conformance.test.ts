@@ -19,12 +19,13 @@ const unreachable = () =>
 describeStoreConformance({
   name: 'redis (ioredis, single server)',
   skip: single.available ? false : single.reason,
-  create: ({ namespace }) =>
+  create: ({ namespace, users }) =>
     new RedisStore({
       url: single.available ? single.url : '',
       prefix: `${namespace}:`,
       ttl: DEFAULT_TTL,
       scanCount: SHARED_SCAN_COUNT,
+      users,
     }),
   unreachable,
   failFastWithin: 2_000,
@@ -34,11 +35,12 @@ describeStoreConformance({
 describeStoreConformance({
   name: 'redis (ioredis, cluster of three masters)',
   skip: cluster.available ? false : cluster.reason,
-  create: ({ namespace }) =>
+  create: ({ namespace, users }) =>
     new RedisStore({
       cluster: cluster.available ? nodes(cluster.url) : [],
       prefix: `${namespace}:`,
       ttl: DEFAULT_TTL,
+      users,
     }),
   unreachable: () =>
     new RedisStore({ cluster: ['127.0.0.1:1'], timeout: 1_000, redis: { connectTimeout: 500 } }),
@@ -91,12 +93,13 @@ afterAll(async () => {
 describeStoreConformance({
   name: 'redis (node-redis, single server)',
   skip: single.available ? false : single.reason,
-  create: ({ namespace }) =>
+  create: ({ namespace, users }) =>
     new RedisStore({
       client: nodeRedis,
       prefix: `${namespace}:`,
       ttl: DEFAULT_TTL,
       scanCount: SHARED_SCAN_COUNT,
+      users,
     }),
   unreachable: unreachableNodeRedis,
   failFastWithin: 2_000,
@@ -107,28 +110,29 @@ describeStoreConformance({
 describeStoreConformance({
   name: 'redis (node-redis, cluster of three masters)',
   skip: cluster.available ? false : cluster.reason,
-  create: ({ namespace }) =>
-    new RedisStore({ client: nodeCluster, prefix: `${namespace}:`, ttl: DEFAULT_TTL }),
+  create: ({ namespace, users }) =>
+    new RedisStore({ client: nodeCluster, prefix: `${namespace}:`, ttl: DEFAULT_TTL, users }),
   unreachable: unreachableNodeCluster,
   failFastWithin: 2_000,
   defaultTtl: 3_000,
   sharedResources: true,
 });
 
-// With the user index: every write goes through its scripts (one script on a
-// server, single-slot steps on a cluster), which must keep the whole contract.
+// Every store opened with the user index: every write goes through its scripts
+// (one script on a server, single-slot steps on a cluster), which must keep the
+// whole contract, not only the 'sessions by user' group.
 const USERS = { user: 'userId', maxSessionsPerUser: 1_000, meta: ['userAgent'] };
 
 describeStoreConformance({
   name: 'redis (ioredis, single server, users index)',
   skip: single.available ? false : single.reason,
-  create: ({ namespace }) =>
+  create: ({ namespace, users }) =>
     new RedisStore({
       url: single.available ? single.url : '',
       prefix: `${namespace}:`,
       ttl: DEFAULT_TTL,
       scanCount: SHARED_SCAN_COUNT,
-      users: USERS,
+      users: users ?? USERS,
     }),
   unreachable: () =>
     new RedisStore({
@@ -144,12 +148,12 @@ describeStoreConformance({
 describeStoreConformance({
   name: 'redis (node-redis, cluster of three masters, users index)',
   skip: cluster.available ? false : cluster.reason,
-  create: ({ namespace }) =>
+  create: ({ namespace, users }) =>
     new RedisStore({
       client: nodeCluster,
       prefix: `${namespace}:`,
       ttl: DEFAULT_TTL,
-      users: USERS,
+      users: users ?? USERS,
     }),
   unreachable: unreachableNodeCluster,
   failFastWithin: 2_000,
