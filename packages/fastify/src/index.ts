@@ -137,6 +137,9 @@ function plugin(
     return payload;
   });
 
+  // Answer to @fastify/session's plugin name too, so plugins that declare
+  // `dependencies: ['@fastify/session']` register after this one.
+  fastify.register(incumbentName);
   done();
 
   function decryptSession(
@@ -244,6 +247,20 @@ function pathname(url: string): string {
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
 }
+
+/**
+ * Registered by the plugin beside itself: an empty plugin under @fastify/session's
+ * fastify-plugin name, which is what Fastify checks a dependency against (its
+ * other metadata, `dependencies: ['@fastify/cookie']`, does not apply: this
+ * plugin reads the Cookie header itself when @fastify/cookie is absent).
+ */
+const incumbentName = fp(
+  (_fastify: FastifyInstance, _options: unknown, done: () => void) => done(),
+  {
+    fastify: '5.x',
+    name: '@fastify/session',
+  },
+);
 
 /**
  * The plugin: `fastify.register(fastifyCookie); fastify.register(fastifySession, { secret })`.
