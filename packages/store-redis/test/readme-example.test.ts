@@ -87,3 +87,44 @@ describe('README node-redis example', () => {
     },
   );
 });
+
+describe('README "Sessions by user" example', () => {
+  const usersFixture = fileURLToPath(new URL('./fixtures/readme-users.mjs', import.meta.url));
+
+  it('is the same code as README.md shows', async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const code = await readFile(usersFixture, 'utf8');
+    const shown = /```js\n(import \{ RedisStore \}[\s\S]*?userSessions[\s\S]*?)```/.exec(
+      readme,
+    )?.[1];
+    // the fixture's two header comment lines are not in the README
+    expect(shown).toBe(code.split('\n').slice(2).join('\n'));
+  });
+
+  it.skipIf(!service.available)(
+    'prints what its comments say against Redis, and exits',
+    async () => {
+      const child = spawn(process.execPath, [usersFixture], {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        env: { ...process.env, REDIS_URL: service.available ? service.url : '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.stderr?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const [code] = await once(child, 'exit');
+      expect(output.trim().split('\n')).toEqual([
+        'phone Safari, tablet Chrome, work Edge',
+        '3',
+        '2',
+        'null',
+      ]);
+      expect(code).toBe(0);
+    },
+    30_000,
+  );
+});
