@@ -39,7 +39,10 @@ import type { UserSessionInfo } from './users.js';
  * without rewriting the data.
  */
 
-/** The record key that holds the ciphertext. Reserved: session data must not use it. */
+/**
+ * The envelope key that holds the ciphertext. A record whose data has this key
+ * too is sealed whole like any other (so wrappers nest).
+ */
 export const ENCRYPTED_KEY = '__sess_encrypted';
 
 /** One key of the ring. */
@@ -176,9 +179,6 @@ export class SessionCodec {
 
   /** The envelope to store for `record` under `id`. */
   seal(id: string, record: SessionRecord): SessionRecord {
-    if (Object.hasOwn(record, ENCRYPTED_KEY)) {
-      throw new TypeError(`the session data key "${ENCRYPTED_KEY}" is reserved for encryption`);
-    }
     let plaintext = Buffer.from(encodeRecord(record), 'utf8');
     let version = VERSION;
     const compression = this.#compression;

@@ -238,9 +238,12 @@ describe('encryptStore over MemoryStore', () => {
     expect((await store.get('u'))?.['userId']).toBe('u-1');
   });
 
-  it('refuses to write a record that uses the reserved key', async () => {
-    const store = encryptStore(memory(), { keys: [K1] });
-    await expect(store.set('x', record({ [ENCRYPTED_KEY]: 'mine' }))).rejects.toThrow(/reserved/);
+  it('wrappers nest: a record holding the envelope key is sealed whole', async () => {
+    const inner = memory();
+    const store = encryptStore(encryptStore(inner, { keys: [K1] }), { keys: [K2] });
+    await store.set('x', record({ [ENCRYPTED_KEY]: 'mine', v: 1 }));
+    expect(await store.get('x')).toMatchObject({ [ENCRYPTED_KEY]: 'mine', v: 1 });
+    expect((await inner.get('x'))?.[ENCRYPTED_KEY]).toMatch(/^1\.k1\./);
   });
 
   it('compression: large records are deflated or brotli-compressed, small ones are not', async () => {

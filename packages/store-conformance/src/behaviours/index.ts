@@ -2,6 +2,7 @@ import type { Behaviour } from '../types.js';
 import { basics } from './basics.js';
 import { compareAndSet } from './compare-and-set.js';
 import { concurrency } from './concurrency.js';
+import { encryption } from './encryption.js';
 import { expiry } from './expiry.js';
 import { failure } from './failure.js';
 import { ids } from './ids.js';
@@ -26,6 +27,7 @@ export const behaviours: Behaviour[] = [
   ...concurrency,
   ...compareAndSet,
   ...users,
+  ...encryption,
   ...lifecycle,
   ...failure,
 ];
