@@ -293,6 +293,44 @@ describe('encryptStore over MemoryStore', () => {
   });
 });
 
+describe('encryptStore over a store with a users index', () => {
+  it('forwards the user methods; the user key listed in clear is indexed, meta keys too', async () => {
+    const inner = new MemoryStore({
+      sweepInterval: 0,
+      users: { user: 'userId', meta: ['userAgent'] },
+    });
+    stores.push(inner);
+    const store = encryptStore(inner, { keys: [K1], clear: ['userId', 'userAgent'] });
+    expect(storeCapabilities(store)).toEqual(storeCapabilities(inner));
+    await store.set('a', record({ userId: 'ann', userAgent: 'Firefox', token: SECRET_TEXT }));
+    await store.set('b', record({ userId: 'ann', userAgent: 'Safari' }));
+    await store.set('c', record({ userId: 'bob' }));
+    expect(store.userOf?.(record({ userId: 'ann' }))).toBe('ann');
+    expect(await store.countUserSessions?.('ann')).toBe(2);
+    const listed = await store.userSessions?.('ann');
+    expect(listed?.map((s) => [s.id, s.meta['userAgent']]).sort()).toEqual([
+      ['a', 'Firefox'],
+      ['b', 'Safari'],
+    ]);
+    expect(JSON.stringify(await inner.get('a'))).not.toContain(SECRET_TEXT);
+    expect(await store.destroyUserSessions?.('ann', 'a')).toBe(1);
+    expect(await store.get('b')).toBe(null);
+    expect((await store.get('a'))?.['token']).toBe(SECRET_TEXT);
+  });
+
+  it('warns once when the user key is not kept in the clear (the index cannot see it)', async () => {
+    const inner = new MemoryStore({ sweepInterval: 0, users: { user: 'userId' } });
+    stores.push(inner);
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const store = encryptStore(inner, { keys: [K1] });
+    await store.set('a', record({ userId: 'ann' }));
+    await store.set('b', record({ userId: 'ann' }));
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toMatch(/clear/);
+    expect(await store.countUserSessions?.('ann')).toBe(0);
+  });
+});
+
 describe('compareAndSet on encrypted records', () => {
   it('matches on the plaintext: a record as read, a copy of it, a copy with keys reordered', async () => {
     const inner = memory();
