@@ -167,6 +167,8 @@ export interface SessionDocument {
 const NAME = 'mongo';
 /** A compareAndSet lock older than this was left by a crashed process and may be taken over. */
 const LOCK_LEASE_MS = 10_000;
+/** How long a capped write waits for another trim of the same user before trimming anyway. */
+const USER_LOCK_WAIT_MS = 3_000;
 
 /**
  * Sessions in a MongoDB collection, one document per session, in connect-mongo's
@@ -350,7 +352,7 @@ export class MongoStore implements SessionStore {
       await upsert(this.collection, id, this.#update(session, expires));
       // `set` does not know the user the document had: a capped user is checked on every set
       // (core uses `set` for new sessions only, which always need the check).
-      if (this.#users) await this.#capAfter(session, undefined);
+      if (this.#users) await this.#capAfter(id, session, undefined);
     });
   }
 
@@ -440,7 +442,7 @@ export class MongoStore implements SessionStore {
   ): Promise<boolean> {
     return this.#run('compareAndSet', async () => {
       const written = await this.#compareAndSet(id, expected, next);
-      if (written && this.#users) await this.#capAfter(next, expected);
+      if (written && this.#users) await this.#capAfter(id, next, expected);
       return written;
     });
   }
@@ -542,24 +544,75 @@ export class MongoStore implements SessionStore {
   }
 
   /**
-   * After a write that may have given a user one more session: destroy the oldest
-   * beyond `maxSessionsPerUser`. Each writer trims after its own write, by one
-   * deterministic order, so once parallel writes settle the user has at most N live
-   * sessions, the N newest (see the README, "Sessions by user").
+   * After a write that may have given a user one more session: destroy the user's
+   * oldest other sessions beyond `maxSessionsPerUser` (never the one just written).
+   * The write itself is one update; the trims of one user are serialized by a lock
+   * document, so each trim sees every write that finished before it, and once
+   * parallel writes settle the user has exactly N live sessions or fewer when fewer
+   * were written (see the README, "Sessions by user").
    * `previous` is the record the write replaced (`undefined`: unknown).
    */
-  async #capAfter(next: SessionRecord, previous: SessionRecord | null | undefined): Promise<void> {
+  async #capAfter(
+    id: string,
+    next: SessionRecord,
+    previous: SessionRecord | null | undefined,
+  ): Promise<void> {
     const users = this.#users;
     if (!users || users.maxSessionsPerUser === Number.POSITIVE_INFINITY) return;
     const user = users.userOf(next);
     if (user === null) return;
     if (previous != null && users.userOf(previous) === user) return; // not a new session of the user
     if (this.#expiresAt(next).getTime() <= Date.now()) return; // deleted, not written
-    const live = await this.#liveOf(user);
-    const excess = live.length - users.maxSessionsPerUser;
-    if (excess <= 0) return;
-    const ids = live.slice(0, excess).map(({ id }) => id);
-    await this.collection.deleteMany({ _id: { $in: ids }, user });
+    const locks = this.#userLocks();
+    const token = randomBytes(12).toString('hex');
+    const locked = await this.#lockUser(locks, user, token);
+    try {
+      const live = await this.#liveOf(user);
+      const excess = live.length - users.maxSessionsPerUser;
+      if (excess <= 0) return;
+      const ids = live
+        .filter((session) => session.id !== id)
+        .slice(0, excess)
+        .map((session) => session.id);
+      await this.collection.deleteMany({ _id: { $in: ids }, user });
+    } finally {
+      if (locked) await locks.deleteOne({ _id: { user }, token });
+    }
+  }
+
+  /** The per-user trim locks: in `<collection>_locks` beside the session locks, keyed `{ user }`. */
+  #userLocks(): Collection<{ _id: { user: string }; at: Date; token: string }> {
+    return this.db.collection(`${this.#collectionName}_locks`);
+  }
+
+  /**
+   * Take a user's trim lock, waiting for the holder (a trim is a few milliseconds).
+   * A lock whose holder died is taken over after the lease. After USER_LOCK_WAIT_MS
+   * the trim runs without it (`false`): a trim racing another can destroy one session
+   * too many, but the write never fails for want of the lock.
+   */
+  async #lockUser(
+    locks: Collection<{ _id: { user: string }; at: Date; token: string }>,
+    user: string,
+    token: string,
+  ): Promise<boolean> {
+    const deadline = Date.now() + USER_LOCK_WAIT_MS;
+    for (let wait = 2; !this.#closing; wait = Math.min(wait * 2, 50)) {
+      try {
+        await locks.insertOne({ _id: { user }, at: new Date(), token });
+        return true;
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+      }
+      const held = await locks.findOne({ _id: { user } });
+      if (held && held.at.getTime() <= Date.now() - LOCK_LEASE_MS) {
+        await locks.deleteOne({ _id: { user }, token: held.token });
+        continue;
+      }
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random())));
+    }
+    return false;
   }
 
   /**
