@@ -563,11 +563,14 @@ export class MongoStore implements SessionStore {
     if (user === null) return;
     if (previous != null && users.userOf(previous) === user) return; // not a new session of the user
     if (this.#expiresAt(next).getTime() <= Date.now()) return; // deleted, not written
+    // Under the cap (the usual case): nothing to destroy, no lock. A write that lands after
+    // this read is followed by its own trim, which sees this session.
+    if ((await this.#liveOf(user)).length <= users.maxSessionsPerUser) return;
     const locks = this.#userLocks();
     const token = randomBytes(12).toString('hex');
     const locked = await this.#lockUser(locks, user, token);
     try {
-      const live = await this.#liveOf(user);
+      const live = await this.#liveOf(user); // again: under the lock, after every earlier trim
       const excess = live.length - users.maxSessionsPerUser;
       if (excess <= 0) return;
       const ids = live
@@ -597,17 +600,22 @@ export class MongoStore implements SessionStore {
     token: string,
   ): Promise<boolean> {
     const deadline = Date.now() + USER_LOCK_WAIT_MS;
-    for (let wait = 2; !this.#closing; wait = Math.min(wait * 2, 50)) {
+    let checkLeaseAt = 0;
+    for (let wait = 1; !this.#closing; wait = Math.min(wait * 2, 16)) {
       try {
         await locks.insertOne({ _id: { user }, at: new Date(), token });
         return true;
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
       }
-      const held = await locks.findOne({ _id: { user } });
-      if (held && held.at.getTime() <= Date.now() - LOCK_LEASE_MS) {
-        await locks.deleteOne({ _id: { user }, token: held.token });
-        continue;
+      // Whether the holder died: at the first refusal, then once a second while waiting.
+      if (Date.now() >= checkLeaseAt) {
+        checkLeaseAt = Date.now() + 1_000;
+        const held = await locks.findOne({ _id: { user } });
+        if (held && held.at.getTime() <= Date.now() - LOCK_LEASE_MS) {
+          await locks.deleteOne({ _id: { user }, token: held.token });
+          continue;
+        }
       }
       if (Date.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random())));

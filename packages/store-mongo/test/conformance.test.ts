@@ -16,8 +16,9 @@ for (const stringify of [true, false]) {
   describeStoreConformance({
     name: `mongo (stringify: ${stringify})`,
     skip: skipReason,
-    create: ({ namespace }) =>
-      new MongoStore({ mongoUrl, dbName: TEST_DB, collectionName: namespace, stringify }),
+    // `users`: the sessions-by-user behaviours open the store with a user index.
+    create: ({ namespace, users }) =>
+      new MongoStore({ mongoUrl, dbName: TEST_DB, collectionName: namespace, stringify, users }),
     cleanup: (store) => cleanup(store as MongoStore),
     // The default timeouts: a down server must fail within the suite's 5 s bound as configured out of the box.
     unreachable: () => new MongoStore({ mongoUrl: DOWN_URL }),
