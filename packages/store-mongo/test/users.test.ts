@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { SessConfigError, type SessionRecord } from '@sess/core';
+import { hasUserIndex, SessConfigError, type SessionRecord, storeCapabilities } from '@sess/core';
 import ConnectMongo from 'connect-mongo';
 import type session from 'express-session';
 import { MongoClient } from 'mongodb';
@@ -56,6 +56,11 @@ describe('MongoStore users option (no server needed)', () => {
     }
     expect(indexed.userOf?.(sessionOf({ passport: { user: 42 } }))).toBe('42');
     expect(indexed.userOf?.(sessionOf({}))).toBeNull();
+    // core sees the capability only on the indexed store
+    expect(hasUserIndex(indexed)).toBe(true);
+    expect(hasUserIndex(plain)).toBe(false);
+    expect(storeCapabilities(indexed).has('userSessions')).toBe(true);
+    expect(storeCapabilities(plain).has('userSessions')).toBe(false);
     await plain.close();
     await indexed.close();
   });
