@@ -22,6 +22,7 @@ import {
   StoreUnavailableError,
   sessionCreatedAt,
   sessionExpiresAt,
+  sessionExpiry,
   startPruner,
   type UserIndex,
   type UserIndexOptions,
@@ -224,7 +225,12 @@ export class PostgresStore implements SessionStore {
       this.userOf = (session) => users.userOf(session);
       this.userSessions = async (user) => {
         const rows = await this.#userRows('userSessions', user);
-        return rows.map((row) => users.info(row.sid, row.sess, row.at)).sort(compareUserSessions);
+        // A browser-session cookie lists no expiry (the row's is the store's ttl).
+        return rows
+          .map((row) =>
+            users.info(row.sid, row.sess, sessionExpiry(row.sess) === null ? null : row.at),
+          )
+          .sort(compareUserSessions);
       };
       this.countUserSessions = async (user) =>
         (await this.#userRows('countUserSessions', user)).length;

@@ -26,13 +26,14 @@ afterAll(async () => {
 describeStoreConformance({
   name: 'postgres',
   skip,
-  create: ({ namespace }) => {
+  create: ({ namespace, users }) => {
     const tableName = tableFor(namespace);
     created.add(tableName);
     const store = new PostgresStore({
       connectionString: url,
       tableName,
       createTableIfMissing: true,
+      users,
     });
     tableOf.set(store, tableName);
     return store;

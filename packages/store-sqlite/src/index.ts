@@ -24,6 +24,7 @@ import {
   StoreUnavailableError,
   sessionCreatedAt,
   sessionExpiresAt,
+  sessionExpiry,
   startPruner,
   type UserIndex,
   type UserIndexOptions,
@@ -177,7 +178,14 @@ export class SqliteStore implements SessionStore {
       this.userSessions = async (user) =>
         this.#run('userSessions', () =>
           this.#userRows(user)
-            .map((row) => users.info(row.id, row.record, row.expires))
+            // A browser-session cookie lists no expiry (the row's is the store's ttl).
+            .map((row) =>
+              users.info(
+                row.id,
+                row.record,
+                sessionExpiry(row.record) === null ? null : row.expires,
+              ),
+            )
             .sort(compareUserSessions),
         );
       this.countUserSessions = async (user) =>

@@ -14,23 +14,24 @@ const tableFor = (namespace: string) =>
 
 describeStoreConformance({
   name: 'sqlite (file database)',
-  create: ({ namespace }) =>
-    new SqliteStore({ filename: join(dir, 'sessions.db'), table: tableFor(namespace) }),
+  create: ({ namespace, users }) =>
+    new SqliteStore({ filename: join(dir, 'sessions.db'), table: tableFor(namespace), users }),
 });
 
 describeStoreConformance({
   name: 'sqlite (:memory:)',
-  create: () => new SqliteStore({ filename: ':memory:' }),
+  create: ({ users }) => new SqliteStore({ filename: ':memory:', users }),
   // Each :memory: database is its own backend.
   isolatedInstances: true,
 });
 
 describeStoreConformance({
   name: "sqlite (better-sqlite3-session-store's layout)",
-  create: ({ namespace }) =>
+  create: ({ namespace, users }) =>
     new SqliteStore({
       filename: join(dir, 'incumbent.db'),
       table: tableFor(namespace),
       layout: 'better-sqlite3-session-store',
+      users,
     }),
 });
