@@ -788,8 +788,9 @@ export class MongoStore implements SessionStore {
     try {
       await this.collection.createIndex({ user: 1 }, { sparse: true });
     } catch (error) {
-      // An index on `user` with other options already exists (the user's): keep it.
-      if (isCode(error, INDEX_OPTIONS_CONFLICT) || isCode(error, INDEX_KEY_SPECS_CONFLICT)) return;
+      // An index on `user` with another name or options already exists (the app's): keep it.
+      // (`user_1` taken by an index on another key is reported: listings would scan.)
+      if (isCode(error, INDEX_OPTIONS_CONFLICT)) return;
       if (this.#closing) return;
       this.#report(storeError('connect', error));
     }

@@ -129,6 +129,26 @@ describe.skipIf(skipReason)('MongoStore sessions by user', () => {
       expect(index?.key).toEqual({ user: 1 });
     });
 
+    it('an index of the app on `user` is kept; a failed creation goes to onError and sessions keep working', async () => {
+      const theirs = storeWith({ users: undefined, autoRemove: 'disabled' });
+      await theirs.collection.createIndex({ user: 1 }, { name: 'by_user' });
+      const errors: Error[] = [];
+      const kept = twin(theirs, { onError: (error) => errors.push(error) });
+      await kept.set('a', sessionOf({ userId: 'ada' }));
+      expect(await idsOf(kept, 'ada')).toEqual(['a']);
+      expect(errors).toEqual([]);
+
+      // `user_1` already names an index on another key: ours cannot be created
+      const clash = storeWith({ users: undefined, autoRemove: 'disabled' });
+      await clash.collection.createIndex({ other: 1 }, { name: 'user_1' });
+      const failed = twin(clash, { onError: (error) => errors.push(error) });
+      await failed.set('b', sessionOf({ userId: 'bob' }));
+      expect(await idsOf(failed, 'bob')).toEqual(['b']);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ operation: 'connect', code: 'SESS_STORE' });
+      expect((errors[0] as Error).cause).toMatchObject({ code: 86 });
+    });
+
     it('follows the record on every write: login, switch of user, logout', async () => {
       const store = storeWith();
       const anon = sessionOf({ cart: 1 });
