@@ -440,9 +440,11 @@ export class MongoStore implements SessionStore {
     expected: SessionRecord | null,
     next: SessionRecord,
   ): Promise<boolean> {
+    if (!this.#users)
+      return this.#run('compareAndSet', () => this.#compareAndSet(id, expected, next));
     return this.#run('compareAndSet', async () => {
       const written = await this.#compareAndSet(id, expected, next);
-      if (written && this.#users) await this.#capAfter(id, next, expected);
+      if (written) await this.#capAfter(id, next, expected);
       return written;
     });
   }
