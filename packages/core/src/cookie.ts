@@ -45,6 +45,12 @@ export class Cookie {
   partitioned: boolean | undefined;
   priority: CookiePriority | undefined;
   originalMaxAge: number | null = null;
+  /**
+   * sess: when the session was created, epoch ms (stored as `cookie.createdAt`;
+   * express-session and @fastify/session ignore it). Not a cookie attribute:
+   * never sent to the browser. `undefined` for a record written without it.
+   */
+  createdAt: number | undefined;
   #expires: Date | null = null;
 
   constructor(options: CookieOptions | StoredCookie = {}) {
@@ -77,6 +83,8 @@ export class Cookie {
     if (typeof originalMaxAge === 'number' || originalMaxAge === null) {
       this.originalMaxAge = originalMaxAge;
     }
+    const createdAt: unknown = (rest as { createdAt?: unknown }).createdAt;
+    if (typeof createdAt === 'number' && Number.isFinite(createdAt)) this.createdAt = createdAt;
   }
 
   get expires(): Date | null {
@@ -134,6 +142,7 @@ export class Cookie {
       domain: this.domain,
       path: this.path,
       sameSite: this.sameSite,
+      createdAt: this.createdAt,
     };
   }
 

@@ -31,6 +31,7 @@ import {
 } from './signing.js';
 import { isSessionRecord, type SessionStore, sessionExpiry } from './store.js';
 import type { SessionRecord, StoredCookie } from './types.js';
+import { sessionCreatedAt } from './users.js';
 
 /** What to do when two parallel requests changed the same session key. */
 export type ConflictPolicy = 'last-write-wins' | 'error';
@@ -103,6 +104,15 @@ export interface SessionOptions<Req = unknown> {
    * rotation): the store is wrapped with `encryptStore(store, encryption)`.
    */
   encryption?: EncryptionOptions;
+  /**
+   * sess: the absolute timeout, in ms. A session older than this since its
+   * creation (`cookie.createdAt`) is dead, whatever `rolling` and touches did:
+   * the request gets a new session, and the old record is destroyed. The
+   * cookie's expiry (and so the store's) never goes past creation + this.
+   * `regenerate()` starts a new creation time unless called with
+   * `{ keepCreatedAt: true }`. Default: none (only the idle expiry applies).
+   */
+  absoluteTimeout?: number;
 }
 
 /** What a framework adapter tells core about one request. */
@@ -226,10 +236,40 @@ export class SessionManager<Req = unknown> {
       // expiry (Redis PEXPIRE, an SQL expiry column) still holds the cookie's
       // first `expires`, which the session's touch() replaces below.
       // A record adopt() cannot take (nested too deeply to serialize) is corrupt: a new session.
-      if (usable(record) && state.adopt(id, record, verified.secretIndex)) return state;
+      if (usable(record)) {
+        if (!this.pastAbsoluteTimeout(record)) {
+          if (state.adopt(id, record, verified.secretIndex)) return state;
+        } else {
+          // Dead by age: gone from the store too (and from its user listings). A
+          // failure here is the store's to retry at expiry, never the request's.
+          await this.call('destroy', () => this.store.destroy(id), id).catch(() => undefined);
+        }
+      }
     }
     state.generate();
     return state;
+  }
+
+  /** Whether the record is older than `absoluteTimeout` since its creation (`cookie.createdAt`). */
+  pastAbsoluteTimeout(record: SessionRecord, now: number = Date.now()): boolean {
+    const limit = this.options.absoluteTimeout;
+    if (limit === undefined) return false;
+    const created = sessionCreatedAt(record);
+    return created !== null && now >= created + limit;
+  }
+
+  /**
+   * Cap the cookie's expiry at creation + `absoluteTimeout` (the store keeps
+   * the record no longer either). A browser-session cookie keeps no expiry:
+   * the server-side check in `load` ends it.
+   */
+  capExpiry(session: Session): void {
+    const limit = this.options.absoluteTimeout;
+    const created = session.cookie.createdAt;
+    const expires = session.cookie.expires;
+    if (limit === undefined || created === undefined || expires === null) return;
+    const deadline = created + limit;
+    if (expires.getTime() > deadline) session.cookie.expires = new Date(deadline);
   }
 
   /** Cookie options for this request, validated. */
@@ -311,6 +351,12 @@ export class RequestSession<Req = unknown> implements SessionContext {
   /** What the end of the request writes, decided by prepareCommit(). */
   #plan: CommitPlan = CommitPlan.Nothing;
   #planId = '';
+  /**
+   * The loaded record had no `cookie.createdAt` (written before sess, or by
+   * express-session): creation counts from now, and with `absoluteTimeout`
+   * the response writes it even when nothing else changed.
+   */
+  #stampPending = false;
 
   constructor(
     manager: SessionManager<Req>,
@@ -346,6 +392,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
     this.id = id;
     this.#secretIndex = secretIndex;
     this.session = session;
+    this.#stampCreated(session);
     this.#originalId = id;
     this.#originalHash = hash;
     this.#persistedJson = hash;
@@ -364,6 +411,8 @@ export class RequestSession<Req = unknown> implements SessionContext {
     }
     const session = new this.#manager.sessionClass(this, id, { ...keep });
     session.cookie = this.#newCookie(this.#cookieOptions);
+    session.cookie.createdAt = Date.now();
+    this.#stampPending = false;
     this.id = id;
     this.session = session;
     this.#base = null;
@@ -393,7 +442,9 @@ export class RequestSession<Req = unknown> implements SessionContext {
     if (!this.session) return;
     const merged = { ...this.#cookieOptions, ...options };
     checkCookieOptions(this.#manager.name, merged);
+    const createdAt = this.session.cookie.createdAt;
     this.session.cookie = this.#newCookie(merged);
+    this.session.cookie.createdAt = createdAt;
   }
 
   /**
@@ -419,10 +470,11 @@ export class RequestSession<Req = unknown> implements SessionContext {
   async reload(): Promise<void> {
     const id = this.id;
     const record = await this.#manager.call('get', () => this.#manager.store.get(id), id);
-    if (!usable(record)) {
+    if (!usable(record) || this.#manager.pastAbsoluteTimeout(record)) {
       throw new SessError('SESS_NOT_FOUND', 'failed to load session');
     }
     this.session = new this.#manager.sessionClass(this, id, record);
+    this.#stampCreated(this.session);
     const data = snapshotData(this.session);
     this.#persistedJson = data.json;
     this.#saved = false;
@@ -450,9 +502,13 @@ export class RequestSession<Req = unknown> implements SessionContext {
       }
     }
     const oldId = this.id;
+    const createdAt = old?.cookie.createdAt;
     await this.#manager.call('destroy', () => this.#manager.store.destroy(oldId), oldId);
     this.#clearCookie = false;
     this.generate(keep);
+    if (options.keepCreatedAt && createdAt !== undefined && this.session) {
+      this.session.cookie.createdAt = createdAt;
+    }
     this.#replaced();
   }
 
@@ -489,6 +545,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
       session.touch();
       this.#touched = true;
     }
+    this.#manager.capExpiry(session);
     // One JSON pass over the data for every decision from here on: save,
     // and the Set-Cookie decision when the headers go out.
     const data = snapshotData(session);
@@ -569,6 +626,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
       session.touch();
       this.#touched = true;
     }
+    this.#manager.capExpiry(session);
     if (isSameSiteNone(cookie.sameSite) && cookie.secure !== true) {
       manager.warnSameSiteDowngrade();
       const original = cookie.sameSite;
@@ -614,6 +672,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
 
   #shouldSave(data: DataSnapshot): boolean {
     const options = this.#manager.options;
+    if (this.#stampPending && options.absoluteTimeout !== undefined) return true;
     const saveUninitialized = options.saveUninitialized ?? true;
     return !saveUninitialized && this.#savedHash === undefined && this.cookieId !== this.id
       ? this.#isModified(data)
@@ -661,6 +720,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
   async #write(session: Session, data: DataSnapshot): Promise<void> {
     const manager = this.#manager;
     const store = manager.store;
+    manager.capExpiry(session);
     const record = sessionToRecord(session);
     const id = this.id;
     const cas = store.compareAndSet;
@@ -714,6 +774,13 @@ export class RequestSession<Req = unknown> implements SessionContext {
   #wrote(json: string): void {
     this.#persistedJson = json;
     this.#saved = true;
+    this.#stampPending = false;
+  }
+
+  /** A session read without `cookie.createdAt`: created, as far as sess knows, now. */
+  #stampCreated(session: Session): void {
+    this.#stampPending = session.cookie.createdAt === undefined;
+    if (this.#stampPending) session.cookie.createdAt = Date.now();
   }
 
   #reportConflicts(base: DataSnapshot, current: SessionRecord, changes: Set<string>): void {
@@ -886,6 +953,14 @@ function normalizeOptions<Req>(given: SessionOptions<Req>): SessionOptions<Req> 
   ) {
     throw new SessConfigError(
       `storeTimeout option must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`,
+    );
+  }
+  const absolute = options.absoluteTimeout;
+  if (absolute === undefined || absolute === null) {
+    delete options.absoluteTimeout;
+  } else if (!(typeof absolute === 'number' && Number.isFinite(absolute) && absolute >= 1)) {
+    throw new SessConfigError(
+      'absoluteTimeout option must be a number of milliseconds, at least 1',
     );
   }
   const cookie = options.cookie;

@@ -6,6 +6,12 @@ export type SessionCallback = (err?: unknown) => void;
 export interface RegenerateOptions {
   /** Top-level session keys carried over to the new session (a cart, a locale...). */
   keep?: readonly string[];
+  /**
+   * sess: the new session keeps the old one's creation time
+   * (`cookie.createdAt`), so `absoluteTimeout` still counts from the first
+   * login. Default false: a regenerated session is a new session.
+   */
+  keepCreatedAt?: boolean;
 }
 
 export interface DestroyOptions {

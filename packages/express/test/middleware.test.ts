@@ -748,4 +748,40 @@ describe.each(EXPRESS)('%s', (_label, express) => {
       expect((await store.inner.get(idOf(setCookie(start.headers))))?.user).toBe('fast');
     });
   });
+  describe('absoluteTimeout (sess)', () => {
+    it('ends a rolling session once older than the timeout; regenerate({ keepCreatedAt }) keeps the deadline', async () => {
+      const store = new CountingStore();
+      const app = makeApp(
+        express,
+        { store, rolling: true, absoluteTimeout: 400, cookie: { maxAge: 60_000 } },
+        (a) => {
+          a.get('/', (req, res) => {
+            req.session.views = (req.session.views ?? 0) + 1;
+            res.json({ views: req.session.views, id: req.sessionID });
+          });
+          a.get('/login', (req, res, next) => {
+            req.session.regenerate({ keepCreatedAt: true }, (err) => {
+              if (err) return next(err);
+              req.session.user = 'ann';
+              res.json({ id: req.sessionID });
+            });
+          });
+        },
+      );
+      const first = await request(app).get('/');
+      const cookie = pair(setCookie(first.headers));
+      expect(expiresIn(setCookie(first.headers))).toBeLessThanOrEqual(400);
+      const id = first.body.id;
+      expect((await store.inner.get(id))?.cookie.createdAt).toEqual(expect.any(Number));
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const login = await request(app).get('/login').set('Cookie', cookie);
+      const loggedIn = pair(setCookie(login.headers));
+      expect(login.body.id).not.toBe(id);
+      // 250 + 200 ms after creation: past the deadline only because the login kept it.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const after = await request(app).get('/').set('Cookie', loggedIn);
+      expect(after.body.views).toBe(1);
+      expect(after.body.id).not.toBe(login.body.id);
+    });
+  });
 });

@@ -62,6 +62,12 @@ export interface FastifySessionOptions {
   onConflict?: (info: ConflictInfo) => void;
   /** sess: a store call that takes longer rejects with StoreUnavailableError. Default 10 s. */
   storeTimeout?: number;
+  /**
+   * sess: a session older than this (ms since its creation) is dead, whatever
+   * `rolling` does; the cookie never expires later than that either. See
+   * @sess/core's README, "Absolute timeout". Default: none.
+   */
+  absoluteTimeout?: number;
 }
 
 type DecryptCallback = (err?: unknown) => void;
@@ -208,6 +214,7 @@ function createManager(
     ...(options.conflicts ? { conflicts: options.conflicts } : {}),
     ...(options.onConflict ? { onConflict: options.onConflict } : {}),
     ...(options.storeTimeout !== undefined ? { storeTimeout: options.storeTimeout } : {}),
+    ...(options.absoluteTimeout !== undefined ? { absoluteTimeout: options.absoluteTimeout } : {}),
   });
 }
 

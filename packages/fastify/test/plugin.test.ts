@@ -741,3 +741,29 @@ describe('guarantees', () => {
     await memory.close();
   });
 });
+
+describe('absoluteTimeout (sess)', () => {
+  it('ends a rolling session once older than the timeout, and caps the cookie expiry', async () => {
+    fastify = await app(
+      { store, absoluteTimeout: 400, cookie: { secure: false, maxAge: 60_000 } },
+      counter,
+    );
+    const first = await fastify.inject('/');
+    const cookie = sessionCookie(first) as string;
+    const expires = /Expires=([^;]+)/.exec(sessionSetCookie(first) as string)?.[1];
+    // The Expires attribute (second precision) is at most creation + 400 ms.
+    expect(Date.parse(expires as string)).toBeLessThanOrEqual(Date.now() + 400);
+    const second = await fastify.inject({ url: '/', headers: { cookie } });
+    expect(second.json()).toEqual({ views: 2, id: first.json().id });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    const third = await fastify.inject({ url: '/', headers: { cookie } });
+    expect(third.json().views).toBe(1);
+    expect(third.json().id).not.toBe(first.json().id);
+  });
+
+  it('is a SessConfigError when not a positive number', async () => {
+    await expect(app({ store, absoluteTimeout: -5 }, counter)).rejects.toBeInstanceOf(
+      SessConfigError,
+    );
+  });
+});
