@@ -12,6 +12,7 @@ import {
 import type { ConformanceOptions } from './types.js';
 
 export { behaviours, record } from './behaviours/index.js';
+export { clearKeysFor, withEncryption } from './encrypted.js';
 export {
   BehaviourFailure,
   ConformanceRunError,
