@@ -108,7 +108,11 @@ local function write_session(S, P, A)
     redis.call('DEL', S, P)
   else
     redis.call('SET', S, A[4], 'PX', ttl)
-    if A[6] == '' then redis.call('DEL', P) else redis.call('SET', P, A[6], 'PX', ttl) end
+    if A[6] ~= '' then
+      redis.call('SET', P, A[6], 'PX', ttl)
+    elseif old then
+      redis.call('DEL', P)
+    end
   end
   return {1, old or ''}
 end

@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import {
   SessConfigError,
   type SessionRecord,
+  StoreClosedError,
+  StoreUnavailableError,
   storeCapabilities,
   USER_CAPABILITIES,
 } from '@sess/core';
@@ -89,6 +91,35 @@ describe('RedisStore users option', () => {
     );
     await plain.close();
     await indexed.close();
+  });
+});
+
+describe('RedisStore user methods on failure', () => {
+  it('reject with StoreClosedError after close, and StoreUnavailableError within the bound when Redis is down', async () => {
+    const users = { user: 'userId' };
+    const down = new RedisStore({
+      url: 'redis://127.0.0.1:1',
+      timeout: 1_000,
+      redis: { connectTimeout: 500 },
+      users,
+      onError: () => undefined,
+    });
+    const started = Date.now();
+    const calls = [
+      down.set('x', record('ada')),
+      down.touch('x', record('ada')),
+      down.destroy('x'),
+      down.compareAndSet('x', null, record('ada')),
+      list(down, 'ada'),
+      count(down, 'ada'),
+      destroyAll(down, 'ada'),
+    ];
+    for (const call of calls) await expect(call).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await down.close();
+    await expect(list(down, 'ada')).rejects.toBeInstanceOf(StoreClosedError);
+    await expect(destroyAll(down, 'ada')).rejects.toBeInstanceOf(StoreClosedError);
+    await expect(down.set('x', record('ada'))).rejects.toBeInstanceOf(StoreClosedError);
   });
 });
 
