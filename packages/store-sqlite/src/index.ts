@@ -130,7 +130,7 @@ export class SqliteStore implements SessionStore {
   #indexedWrite:
     | Database.Transaction<(id: string, session: SessionRecord, expires: number) => void>
     | undefined;
-  #indexedDestroy: Database.Transaction<(id: string) => void> | undefined;
+  #indexedDestroy: Database.Transaction<(id: string) => number> | undefined;
 
   /** Present only with the `users` option (so `storeCapabilities` reports the capability then). */
   readonly userOf?: (session: SessionRecord) => string | null;
@@ -197,9 +197,7 @@ export class SqliteStore implements SessionStore {
             .transaction(() => {
               let count = 0;
               for (const row of this.#userRows(user)) {
-                if (row.id === exceptId) continue;
-                count += this.#sql.destroy.run(row.id).changes;
-                index.drop.run(row.id);
+                if (row.id !== exceptId) count += index.remove(row.id);
               }
               return count;
             })
@@ -223,9 +221,11 @@ export class SqliteStore implements SessionStore {
   async set(id: string, session: SessionRecord): Promise<void> {
     const expires = this.#expiresAt(session);
     this.#run('set', () => {
-      if (this.#index) {
-        // The session and its index entry in one transaction, taking the
-        // write lock first (the cap reads the user's sessions after writing).
+      if (this.#index?.single && this.#users?.maxSessionsPerUser === Number.POSITIVE_INFINITY) {
+        this.#write(id, session, expires); // one statement, index columns included
+      } else if (this.#index) {
+        // The session, its index entry and the cap in one transaction, taking
+        // the write lock first (the cap reads the user's sessions after writing).
         this.#indexedWrite ??= this.db.transaction((key, record, at) =>
           this.#write(key, record, at),
         );
@@ -248,10 +248,8 @@ export class SqliteStore implements SessionStore {
     this.#run('destroy', () => {
       const index = this.#index;
       if (index === undefined) return this.#sql.destroy.run(id);
-      this.#indexedDestroy ??= this.db.transaction((key: string) => {
-        this.#sql.destroy.run(key);
-        index.drop.run(key);
-      });
+      if (index.single) return index.remove(id);
+      this.#indexedDestroy ??= this.db.transaction((key: string) => index.remove(key));
       return this.#indexedDestroy(id);
     });
   }
@@ -277,7 +275,7 @@ export class SqliteStore implements SessionStore {
   async clear(): Promise<void> {
     this.#run('clear', () => {
       this.#sql.clear.run();
-      this.#index?.clear.run();
+      this.#index?.clear();
     });
   }
 
@@ -314,7 +312,7 @@ export class SqliteStore implements SessionStore {
     return this.#run('clear', () => {
       const pruned = this.#sql.prune.run(this.#at(now)).changes;
       // Index entries of rows gone by expiry or by another store's destroy.
-      this.#index?.orphans.run();
+      this.#index?.prune();
       return pruned;
     });
   }
@@ -340,23 +338,23 @@ export class SqliteStore implements SessionStore {
     const index = this.#index as IndexStatements;
     const now = Date.now();
     if (expires <= now) {
-      this.#sql.destroy.run(id);
-      index.drop.run(id);
+      index.remove(id);
       return;
     }
-    this.#sql.upsert.run(id, encodeRecord(session), this.#at(expires));
     const user = this.#users?.userOf(session) ?? null;
-    if (user === null) {
-      index.drop.run(id);
-      return;
-    }
     const created = sessionCreatedAt(session);
-    index.put.run(id, user, created === null ? null : Math.trunc(created));
+    const at = this.#at(expires);
+    index.upsert(
+      id,
+      encodeRecord(session),
+      at,
+      user,
+      created === null ? null : Math.trunc(created),
+    );
     const cap = this.#users?.maxSessionsPerUser ?? Number.POSITIVE_INFINITY;
-    if (cap === Number.POSITIVE_INFINITY) return;
+    if (user === null || cap === Number.POSITIVE_INFINITY) return;
     for (const extra of index.excess.pluck().all(user, id, this.#at(now), cap - 1) as string[]) {
-      this.#sql.destroy.run(extra);
-      index.drop.run(extra);
+      index.remove(extra);
     }
   }
 
@@ -404,13 +402,20 @@ interface Statements {
   prune: Database.Statement<[At]>;
 }
 
+/** The user index, as columns of the sessions table or as a companion table. */
 interface IndexStatements {
-  put: Database.Statement<[string, string, number | null]>;
-  drop: Database.Statement<[string]>;
+  /** Whether `upsert` and `remove` are each one statement (no transaction needed around them). */
+  single: boolean;
+  /** Write a session and its index entry (none when `user` is null). */
+  upsert(id: string, data: string, at: At, user: string | null, created: number | null): void;
+  /** Delete a session and its index entry; resolves how many sessions went. */
+  remove(id: string): number;
   rows: Database.Statement<[string, At], Row & { expires: At }>;
+  /** The user's live sessions beyond the newest `keep` others than the given id. */
   excess: Database.Statement<[string, string, At, number]>;
-  orphans: Database.Statement<[]>;
-  clear: Database.Statement<[]>;
+  /** Drop index entries whose session row is gone. */
+  prune(): void;
+  clear(): void;
 }
 
 const LAYOUTS: ReadonlySet<unknown> = new Set(['sess', 'better-sqlite3-session-store']);
@@ -532,17 +537,51 @@ function prepare(db: Database.Database, table: string, layout: SqliteLayout): St
 }
 
 /**
- * The user index: a companion table `<table>_sess_users (sid, user_id,
- * created)` with a row for each session that belongs to a user, indexed on
- * `(user_id, created)`. A table rather than columns: better-sqlite3-session-store
- * writes `INSERT OR REPLACE INTO t VALUES (?, ?, ?)`, which fails once its
- * table has a fourth column. Created when missing (idempotent; SQLite runs
- * the DDL under its write lock, so processes starting at once are safe).
+ * The user index. In the `sess` layout, two nullable columns of the sessions
+ * table, `sess_user` and `sess_created`, written by the session's own upsert,
+ * and a partial index on `(sess_user, expires)`; an existing table gets them
+ * in one `BEGIN IMMEDIATE` transaction that checks first (processes starting
+ * at once add them once). In better-sqlite3-session-store's layout, a
+ * companion table `<table>_sess_users (sid, user_id, created)` indexed on
+ * `(user_id, created)`: that store writes `INSERT OR REPLACE INTO t VALUES
+ * (?, ?, ?)`, which fails once its table has a fourth column.
  */
 function prepareIndex(db: Database.Database, table: string, layout: SqliteLayout): IndexStatements {
   const t = `"${table}"`;
-  const u = `"${table}_sess_users"`;
   const { id, data, expires } = COLUMNS[layout];
+  // Newest first: by creation, unknown creation counting as oldest, then id.
+  if (layout === 'sess') {
+    db.transaction(() => {
+      const columns = new Set(
+        (db.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name),
+      );
+      if (!columns.has('sess_user')) db.exec(`ALTER TABLE ${t} ADD COLUMN sess_user TEXT`);
+      if (!columns.has('sess_created')) db.exec(`ALTER TABLE ${t} ADD COLUMN sess_created INTEGER`);
+      db.exec(
+        `CREATE INDEX IF NOT EXISTS "${table}_sess_user" ON ${t} (sess_user, expires)
+         WHERE sess_user IS NOT NULL`,
+      );
+    }).immediate();
+    const upsert = db.prepare<[string, string, At, string | null, number | null]>(
+      `INSERT INTO ${t} (id, session, expires, sess_user, sess_created) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET session = excluded.session, expires = excluded.expires,
+         sess_user = excluded.sess_user, sess_created = excluded.sess_created`,
+    );
+    const destroy = db.prepare<[string]>(`DELETE FROM ${t} WHERE id = ?`);
+    return {
+      single: true,
+      upsert: (...values) => void upsert.run(...values),
+      remove: (key) => destroy.run(key).changes,
+      rows: db.prepare(`SELECT id, session, expires FROM ${t} WHERE sess_user = ? AND expires > ?`),
+      excess: db.prepare(
+        `SELECT id FROM ${t} WHERE sess_user = ? AND id <> ? AND expires > ?
+         ORDER BY sess_created DESC NULLS LAST, id DESC LIMIT -1 OFFSET ?`,
+      ),
+      prune: () => undefined,
+      clear: () => undefined,
+    };
+  }
+  const u = `"${table}_sess_users"`;
   db.exec(
     `CREATE TABLE IF NOT EXISTS ${u} (
        sid TEXT PRIMARY KEY NOT NULL,
@@ -551,28 +590,43 @@ function prepareIndex(db: Database.Database, table: string, layout: SqliteLayout
      );
      CREATE INDEX IF NOT EXISTS "${table}_sess_users_user" ON ${u} (user_id, created);`,
   );
+  const upsert = db.prepare<[string, string, At]>(
+    `INSERT INTO ${t} (${id}, ${data}, ${expires}) VALUES (?, ?, ?)
+     ON CONFLICT (${id}) DO UPDATE SET ${data} = excluded.${data}, ${expires} = excluded.${expires}`,
+  );
+  const destroy = db.prepare<[string]>(`DELETE FROM ${t} WHERE ${id} = ?`);
+  const put = db.prepare<[string, string, number | null]>(
+    `INSERT INTO ${u} (sid, user_id, created) VALUES (?, ?, ?)
+     ON CONFLICT (sid) DO UPDATE SET user_id = excluded.user_id, created = excluded.created`,
+  );
+  const drop = db.prepare<[string]>(`DELETE FROM ${u} WHERE sid = ?`);
+  const orphans = db.prepare(
+    `DELETE FROM ${u} WHERE NOT EXISTS (SELECT 1 FROM ${t} AS s WHERE s.${id} = ${u}.sid)`,
+  );
+  const clear = db.prepare(`DELETE FROM ${u}`);
   return {
-    put: db.prepare(
-      `INSERT INTO ${u} (sid, user_id, created) VALUES (?, ?, ?)
-       ON CONFLICT (sid) DO UPDATE SET user_id = excluded.user_id, created = excluded.created`,
-    ),
-    drop: db.prepare(`DELETE FROM ${u} WHERE sid = ?`),
+    single: false,
+    upsert: (key, text, at, user, created) => {
+      upsert.run(key, text, at);
+      if (user === null) drop.run(key);
+      else put.run(key, user, created);
+    },
+    remove: (key) => {
+      drop.run(key);
+      return destroy.run(key).changes;
+    },
     rows: db.prepare(
       `SELECT s.${id} AS id, s.${data} AS session, s.${expires} AS expires
        FROM ${u} AS x JOIN ${t} AS s ON s.${id} = x.sid
        WHERE x.user_id = ? AND s.${expires} > ?`,
     ),
-    // The user's live sessions beyond the newest `cap - 1` others (newest: by
-    // creation, unknown creation counting as oldest, then id).
     excess: db.prepare(
       `SELECT x.sid FROM ${u} AS x JOIN ${t} AS s ON s.${id} = x.sid
        WHERE x.user_id = ? AND x.sid <> ? AND s.${expires} > ?
        ORDER BY x.created DESC NULLS LAST, x.sid DESC LIMIT -1 OFFSET ?`,
     ),
-    orphans: db.prepare(
-      `DELETE FROM ${u} WHERE NOT EXISTS (SELECT 1 FROM ${t} AS s WHERE s.${id} = ${u}.sid)`,
-    ),
-    clear: db.prepare(`DELETE FROM ${u}`),
+    prune: () => void orphans.run(),
+    clear: () => void clear.run(),
   };
 }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SessConfigError, type SessionRecord } from '@sess/core';
+import { hasUserIndex, SessConfigError, type SessionRecord, storeCapabilities } from '@sess/core';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type SqliteLayout, SqliteStore } from '../src/index.js';
@@ -43,7 +43,7 @@ describe('the users option', () => {
     ).toThrow(/sqlite store: users.meta/);
   });
 
-  it('without it the store has none of the user methods and no companion table', async () => {
+  it('without it the store has none of the user methods and its table stays as it is', async () => {
     const db = new Database(':memory:');
     const plain = new SqliteStore({ db, pruneInterval: false });
     for (const name of [
@@ -54,9 +54,14 @@ describe('the users option', () => {
     ] as const) {
       expect(typeof plain[name]).toBe('undefined');
     }
-    const tables = () =>
-      db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
-    expect(tables()).toEqual(['sessions']);
+    expect(hasUserIndex(plain)).toBe(false);
+    expect(storeCapabilities(plain).has('userSessions')).toBe(false);
+    const schema = () => db.prepare('SELECT name FROM sqlite_master ORDER BY name').pluck().all();
+    const columns = () =>
+      (db.prepare('PRAGMA table_info("sessions")').all() as { name: string }[]).map((c) => c.name);
+    expect(schema()).toEqual(['sessions', 'sessions_expires', 'sqlite_autoindex_sessions_1']);
+    expect(columns()).toEqual(['id', 'session', 'expires']);
+    // with it: two columns and a partial index added to the existing table (sess layout)
     const indexed = new SqliteStore({ db, pruneInterval: false, users: { user: 'userId' } });
     for (const name of [
       'userOf',
@@ -66,7 +71,23 @@ describe('the users option', () => {
     ] as const) {
       expect(typeof indexed[name]).toBe('function');
     }
-    expect(tables()).toEqual(['sessions', 'sessions_sess_users']);
+    expect(hasUserIndex(indexed)).toBe(true);
+    expect(storeCapabilities(indexed).has('userSessions')).toBe(true);
+    expect(columns()).toEqual(['id', 'session', 'expires', 'sess_user', 'sess_created']);
+    expect(schema()).toEqual([
+      'sessions',
+      'sessions_expires',
+      'sessions_sess_user',
+      'sqlite_autoindex_sessions_1',
+    ]);
+    // a second start finds them and changes nothing; the plain store still reads and writes
+    await new SqliteStore({ db, pruneInterval: false, users: { user: 'userId' } }).close();
+    expect(columns()).toHaveLength(5);
+    await plain.set('p', owned('ada'));
+    expect(await indexed.get('p')).toMatchObject({ userId: 'ada' });
+    expect(await indexed.countUserSessions?.('ada')).toBe(0); // written without the index
+    await indexed.set('p', owned('ada'));
+    expect(await indexed.countUserSessions?.('ada')).toBe(1);
     await plain.close();
     await indexed.close();
     db.close();
@@ -158,7 +179,11 @@ for (const layout of ['sess', 'better-sqlite3-session-store'] as const) {
       expect(await store.countUserSessions?.('8')).toBe(1);
       await store.set('s', anon); // logged out: the index entry goes
       expect(await store.countUserSessions?.('8')).toBe(0);
-      expect(store.db.prepare('SELECT count(*) FROM sessions_sess_users').pluck().get()).toBe(0);
+      const entries =
+        layout === 'sess'
+          ? 'SELECT count(*) FROM sessions WHERE sess_user IS NOT NULL'
+          : 'SELECT count(*) FROM sessions_sess_users';
+      expect(store.db.prepare(entries).pluck().get()).toBe(0);
       expect(await store.compareAndSet('fresh', null, loggedIn)).toBe(true);
       expect((await store.userSessions?.('7'))?.map((s) => s.id)).toEqual(['fresh']);
       // an already-expired write removes the session and its entry
@@ -169,20 +194,29 @@ for (const layout of ['sess', 'better-sqlite3-session-store'] as const) {
 
     it('the listing goes through the index: no scan of the sessions table', async () => {
       const store = open(file());
-      const plan = store.db
-        .prepare(
-          `EXPLAIN QUERY PLAN SELECT s.${layout === 'sess' ? 'id' : 'sid'} FROM "sessions_sess_users" AS x
-           JOIN "sessions" AS s ON s.${layout === 'sess' ? 'id' : 'sid'} = x.sid
-           WHERE x.user_id = ? AND s.${layout === 'sess' ? 'expires' : 'expire'} > ?`,
-        )
-        .all('ada', 0) as { detail: string }[];
+      // the store's own statements
+      const query =
+        layout === 'sess'
+          ? 'SELECT id, session, expires FROM "sessions" WHERE sess_user = ? AND expires > ?'
+          : `SELECT s.sid AS id, s.sess AS session, s.expire AS expires
+             FROM "sessions_sess_users" AS x JOIN "sessions" AS s ON s.sid = x.sid
+             WHERE x.user_id = ? AND s.expire > ?`;
+      const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${query}`).all('ada', 0) as {
+        detail: string;
+      }[];
       const details = plan.map((row) => row.detail);
-      expect(
-        details.some((d) => /SEARCH x USING (COVERING )?INDEX sessions_sess_users_user/.test(d)),
-      ).toBe(true);
-      expect(details.some((d) => /SEARCH s USING INDEX sqlite_autoindex_sessions_1/.test(d))).toBe(
-        true,
-      );
+      if (layout === 'sess') {
+        expect(details).toEqual([
+          'SEARCH sessions USING INDEX sessions_sess_user (sess_user=? AND expires>?)',
+        ]);
+      } else {
+        expect(
+          details.some((d) => /SEARCH x USING (COVERING )?INDEX sessions_sess_users_user/.test(d)),
+        ).toBe(true);
+        expect(
+          details.some((d) => /SEARCH s USING INDEX sqlite_autoindex_sessions_1/.test(d)),
+        ).toBe(true);
+      }
       expect(details.filter((d) => d.startsWith('SCAN'))).toEqual([]);
       await store.close();
     });
@@ -206,7 +240,8 @@ for (const layout of ['sess', 'better-sqlite3-session-store'] as const) {
 
     it('maxSessionsPerUser: three processes creating sessions at once never leave more than N live', async () => {
       const filename = file();
-      await open(filename).close(); // the tables exist before the writers start
+      // the sessions table exists, without the index: the three writers add it as they start
+      await new SqliteStore({ filename, layout, pruneInterval: false }).close();
       const N = 4;
       const results = await Promise.all(
         ['a', 'b', 'c'].map((name) => userWriter(filename, layout, name, 60, N)),
