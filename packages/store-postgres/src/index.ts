@@ -369,44 +369,76 @@ export class PostgresStore implements SessionStore {
     expected: SessionRecord | null,
     next: SessionRecord,
   ): Promise<boolean> {
+    if (this.#users !== undefined) return this.#compareAndSetIndexed(id, expected, next);
     const expire = this.#expiresAt(next);
     const now = Date.now();
-    // With a user index, the user and creation columns follow the record, in the same statement.
-    const [user, created] = this.#users ? this.#indexOf(next) : [null, null];
-    const indexed = this.#users !== undefined;
     if (expected === null) {
-      if (expire <= now) {
-        return (await this.#query('compareAndSet', this.#sql.liveExists, [id, now])).rowCount === 0;
-      }
-      const values = [id, encode('compareAndSet', next), expire, now];
-      const result = indexed
-        ? await this.#write(
-            'compareAndSet',
-            this.#sql.insertIfAbsentUser,
-            [...values, user, created],
-            id,
-            user,
-          )
-        : await this.#query('compareAndSet', this.#sql.insertIfAbsent, values);
-      return result.rowCount === 1;
+      const result =
+        expire <= now
+          ? await this.#query('compareAndSet', this.#sql.liveExists, [id, now])
+          : await this.#query('compareAndSet', this.#sql.insertIfAbsent, [
+              id,
+              encode('compareAndSet', next),
+              expire,
+              now,
+            ]);
+      return expire <= now ? result.rowCount === 0 : result.rowCount === 1;
     }
     const want = encode('compareAndSet', expected);
     const [semantic, textual, values] =
       expire <= now
         ? [this.#sql.destroyIfSame, this.#sql.destroyIfSameText, [id, want, now]]
-        : indexed
-          ? [
-              this.#sql.updateIfSameUser,
-              this.#sql.updateIfSameTextUser,
-              [id, encode('compareAndSet', next), expire, want, now, user, created],
-            ]
-          : [
-              this.#sql.updateIfSame,
-              this.#sql.updateIfSameText,
-              [id, encode('compareAndSet', next), expire, want, now],
-            ];
+        : [
+            this.#sql.updateIfSame,
+            this.#sql.updateIfSameText,
+            [id, encode('compareAndSet', next), expire, want, now],
+          ];
+    try {
+      return (await this.#query('compareAndSet', semantic, values)).rowCount === 1;
+    } catch (error) {
+      const code = (error as { cause?: { code?: unknown } }).cause?.code;
+      if (typeof code !== 'string' || !NOT_JSONB.has(code)) throw error;
+      return (await this.#query('compareAndSet', textual, values)).rowCount === 1;
+    }
+  }
+
+  /**
+   * compareAndSet with a user index: the same statements, which also set the
+   * user and creation columns from `next`; through `#write` (the cap).
+   */
+  async #compareAndSetIndexed(
+    id: string,
+    expected: SessionRecord | null,
+    next: SessionRecord,
+  ): Promise<boolean> {
+    const expire = this.#expiresAt(next);
+    const now = Date.now();
+    if (expected === null && expire <= now) {
+      return (await this.#query('compareAndSet', this.#sql.liveExists, [id, now])).rowCount === 0;
+    }
+    const [user, created] = this.#indexOf(next);
+    if (expected === null) {
+      const values = [id, encode('compareAndSet', next), expire, now, user, created];
+      const result = await this.#write(
+        'compareAndSet',
+        this.#sql.insertIfAbsentUser,
+        values,
+        id,
+        user,
+      );
+      return result.rowCount === 1;
+    }
+    const want = encode('compareAndSet', expected);
+    const live = expire > now;
+    const [semantic, textual, values] = live
+      ? [
+          this.#sql.updateIfSameUser,
+          this.#sql.updateIfSameTextUser,
+          [id, encode('compareAndSet', next), expire, want, now, user, created],
+        ]
+      : [this.#sql.destroyIfSame, this.#sql.destroyIfSameText, [id, want, now]];
     const run = (text: string) =>
-      indexed && expire > now
+      live
         ? this.#write('compareAndSet', text, values, id, user)
         : this.#query('compareAndSet', text, values);
     try {
