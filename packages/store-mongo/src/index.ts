@@ -128,7 +128,7 @@ const KNOWN_OPTIONS = [
 const UNREADABLE =
   'every session it stored would be unreadable to sess (everyone logged out), and sess would store them in clear';
 const INCUMBENT_OPTIONS = {
-  cryptoAdapter: `not supported: ${UNREADABLE}. Keep connect-mongo until those sessions have expired, or accept that users sign in again and remove the option`,
+  cryptoAdapter: `not an option of the store: sessions encrypted by connect-mongo's createWebCryptoAdapter({ secret }) are read by readConnectMongoEncrypted(new MongoStore({ ... }), { webCrypto: { secret }, encryption }) and rewritten in sess's form (core's encryptStore with \`encryption\`) at their next write; with another adapter, ${UNREADABLE}`,
   transformId:
     'not supported: sess stores each session under its own id, so sessions stored under transformed ids would be unreadable (everyone logged out). Keep connect-mongo, or remove the option and accept that users sign in again',
   serialize:
@@ -924,3 +924,9 @@ function storeError(operation: StoreOperation, cause: unknown): StoreError {
   const detail = code === undefined ? name : `${name}, code ${String(code)}`;
   return new StoreError(NAME, operation, `the server refused the operation (${detail})`, { cause });
 }
+
+export {
+  type ConnectMongoMigrationOptions,
+  type ConnectMongoWebCryptoOptions,
+  readConnectMongoEncrypted,
+} from './connect-mongo-crypto.js';
