@@ -393,6 +393,31 @@ describe.skipIf(skip)('sessions by user', () => {
       for (const s of [plain, later, ...stores]) await s.close();
     });
 
+    it('with schemaName: the schema-qualified table is migrated and listed', async () => {
+      const tableName = table('schema');
+      const setup = new PostgresStore({
+        pool,
+        tableName,
+        schemaName: 'public',
+        pruneInterval: false,
+      });
+      await incumbentTable(pool, tableName);
+      await setup.set('x', owned('ada'));
+      const store = new PostgresStore({
+        pool,
+        tableName,
+        schemaName: 'public',
+        pruneInterval: false,
+        users: { user: 'userId' },
+      });
+      expect(await store.countUserSessions?.('ada')).toBe(0); // written before the index
+      await store.set('x', owned('ada'));
+      expect((await store.userSessions?.('ada'))?.map((s) => s.id)).toEqual(['x']);
+      expect(await indexes(tableName)).toContain(`IDX_${tableName}_sess_user`);
+      await setup.close();
+      await store.close();
+    });
+
     it('a table missing at start is looked for again at the next operation', async () => {
       const tableName = table('late');
       const store = new PostgresStore({
