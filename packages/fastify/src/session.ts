@@ -24,16 +24,10 @@ export class FastifySession extends Session {
   constructor(context: SessionContext, id: string, record?: Partial<SessionRecord>) {
     super(context, id, record);
     // `id` is data here, as in @fastify/session (which has no `id` member;
-    // its own docs store one): core's read-only `id` getter is shadowed.
+    // its own docs store one): a stored `id` becomes an own data property; until
+    // then the prototype's accessor (below the class) reads undefined and makes
+    // an assignment one.
     if (record && Object.hasOwn(record, 'id')) defineData(this, record['id']);
-    else {
-      Object.defineProperty(this, 'id', {
-        get: () => undefined,
-        set: (value: unknown) => defineData(this, value),
-        enumerable: false,
-        configurable: true,
-      });
-    }
   }
 
   /** The session id (unsigned). */
@@ -98,6 +92,18 @@ export class FastifySession extends Session {
     return super.regenerate(options ?? {});
   }
 }
+
+// Core's read-only `id` getter, shadowed once on the prototype rather than on
+// every session (a per-instance accessor cost a defineProperty and two
+// closures per request).
+Object.defineProperty(FastifySession.prototype, 'id', {
+  get: () => undefined,
+  set(this: Session, value: unknown) {
+    defineData(this, value);
+  },
+  enumerable: false,
+  configurable: true,
+});
 
 function defineData(session: Session, value: unknown): void {
   Object.defineProperty(session, 'id', {
