@@ -253,6 +253,8 @@ async function measure(contender, server, workload, jars, round) {
     p99: run.latency.p99,
     requests: run.requests.total,
     served,
+    // CPU time of the server process per request it served (µs; the store's server not included).
+    cpuPerRequest: served > 0 ? (after.cpu - before.cpu) / served : null,
     non2xx: run.non2xx,
     errors: run.errors + run.timeouts,
     ops: {
@@ -334,6 +336,7 @@ function contenderFigures(rows) {
     requestsPerSecond: spread(rows.map((r) => r.requestsPerSecond)),
     p50: median(rows.map((r) => r.p50)),
     p99: median(rows.map((r) => r.p99)),
+    cpuPerRequest: median(rows.map((r) => r.cpuPerRequest ?? Number.NaN)),
     served,
     failed: rows.reduce((a, r) => a + r.non2xx + r.errors, 0),
     readsPerRequest: per(total('get')),
@@ -405,13 +408,15 @@ function printTable({ workload, name, ceiling, stores }, fw) {
   console.log(`\nWorkload ${workload}: ${name} (median of ${settings.rounds} rounds)`);
   console.log(
     `${'store'.padEnd(11)}${pad(fw.incumbent, incumbentWidth)}${pad(fw.sess, sessWidth)}${pad(`sess ÷ ${fw.short}`, 12)}${pad('spread', 14)}` +
-      `${pad('sess ops/req r w t', 22)}${pad(`${fw.short} ops/req r w t`, 22)}${pad(`p99 ${fw.short}/sess`, 15)}${pad('failed', 8)}`,
+      `${pad('sess ops/req r w t', 22)}${pad(`${fw.short} ops/req r w t`, 22)}${pad(`p99 ${fw.short}/sess`, 15)}${pad('failed', 8)}` +
+      `${pad(`cpu µs/req ${fw.short}/sess`, 23)}`,
   );
   const opsText = (f) =>
     f
       ? `${f.readsPerRequest.toFixed(2)} ${f.writesPerRequest.toFixed(2)} ${f.touchesPerRequest.toFixed(2)}`
       : '-';
   const rps = (f) => (f ? Math.round(f.requestsPerSecond.median) : '-');
+  const cpu = (f) => (f && Number.isFinite(f.cpuPerRequest) ? Math.round(f.cpuPerRequest) : '-');
   for (const s of stores) {
     const incumbent = s[fw.key];
     console.log(
@@ -419,7 +424,8 @@ function printTable({ workload, name, ceiling, stores }, fw) {
         `${pad(s.ratio ? x(s.ratio.median) : '-', 12)}${pad(range(s.ratio), 14)}` +
         `${pad(opsText(s.sess), 22)}${pad(opsText(incumbent), 22)}` +
         `${pad(`${incumbent?.p99 ?? '-'}/${s.sess?.p99 ?? '-'}`, 15)}` +
-        `${pad((incumbent?.failed ?? 0) + (s.sess?.failed ?? 0), 8)}`,
+        `${pad((incumbent?.failed ?? 0) + (s.sess?.failed ?? 0), 8)}` +
+        `${pad(`${cpu(incumbent)}/${cpu(s.sess)}`, 23)}`,
     );
   }
   if (ceiling) {

@@ -11,7 +11,7 @@
 // Prints `listening <port>` once ready.
 import fastifyCookie from '@fastify/cookie';
 import Fastify from 'fastify';
-import { counted, fastifyPlugin, newCounters, openFastifyStore } from './contenders.mjs';
+import { counted, cpuMicros, fastifyPlugin, newCounters, openFastifyStore } from './contenders.mjs';
 
 const [library = 'none', storeName = 'memory'] = process.argv.slice(2);
 const counters = newCounters();
@@ -20,7 +20,7 @@ let pending = { count: 0 };
 const app = Fastify({ logger: false, keepAliveTimeout: 30_000 });
 
 // Outside the session's context: reading the counters costs no store operation.
-app.get('/ops', async () => ({ ...counters, requests: served }));
+app.get('/ops', async () => ({ ...counters, requests: served, cpu: cpuMicros() }));
 
 let closeStore = async () => undefined;
 let sessionStore;

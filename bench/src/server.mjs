@@ -10,7 +10,7 @@
 //   GET /heap    heap and resident memory (after a full GC when started with
 //                --expose-gc, unless ?gc=0), and how many responses /hold keeps
 import express from 'express';
-import { counted, middleware, newCounters, openStore } from './contenders.mjs';
+import { counted, cpuMicros, middleware, newCounters, openStore } from './contenders.mjs';
 
 const [library = 'none', storeName = 'memory'] = process.argv.slice(2);
 const counters = newCounters();
@@ -21,7 +21,7 @@ app.disable('x-powered-by');
 app.disable('etag');
 
 // Registered before the session middleware: reading the counters costs no store operation.
-app.get('/ops', (_req, res) => res.json({ ...counters, requests: served }));
+app.get('/ops', (_req, res) => res.json({ ...counters, requests: served, cpu: cpuMicros() }));
 
 // In-flight requests for the memory report: /hold parks its response here.
 const held = [];
