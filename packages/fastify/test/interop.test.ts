@@ -48,6 +48,9 @@ if (redis.available) {
       new RedisStore({
         url: redis.url,
         prefix: `sess-fastify-interop-${process.pid}-${Date.now()}:`,
+        // SCAN pages of 1000: clear() scans the shared server, which holds every other
+        // test's keys (at the default page size the cleanup outlasted the 10 s hook limit).
+        scanCount: 1_000,
       }),
   ]);
 }
