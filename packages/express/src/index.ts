@@ -1,5 +1,5 @@
 /// <reference path="../types/express-request.d.ts" />
-import { type IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
   type CallbackStore,
@@ -165,6 +165,8 @@ function attach(
   store: SessionStore | CallbackStore,
   next: (err?: unknown) => void,
 ): void {
+  toDictionary(req, IncomingMessage.prototype, 'res');
+  toDictionary(res, ServerResponse.prototype, 'req');
   (req as SessionRequest & { [REQUEST_STATE]?: RequestSession<SessionRequest> })[REQUEST_STATE] =
     state;
   req.sessionStore = store;
@@ -174,6 +176,32 @@ function attach(
   res.writeHead = hookedWriteHead as unknown as ServerResponse['writeHead'];
   res.write = hookedWrite as unknown as ServerResponse['write'];
   res.end = hookedEnd as unknown as ServerResponse['end'];
+}
+
+/**
+ * Performance only, no visible effect: give an Express request or response
+ * dictionary properties before the middleware adds its own. Express swaps
+ * the prototype of both objects on every request (`Object.setPrototypeOf`),
+ * which leaves each one, in V8, on a hidden class of its own: from then on
+ * every property write (a new property, or a first change of one of Node's
+ * fields) copies that hidden class, several microseconds each, and property
+ * caches never hit. The middleware adds eight properties (and a held
+ * response swaps four more), then Express and Node write a dozen fields
+ * while sending. Deleting and re-adding one own data property (Express's
+ * `req.res`, Node's `res.req`: same value, same attributes; only its place
+ * in the key order changes) switches the object to a property dictionary,
+ * where every later write is a hash-table write. Only on an object whose
+ * prototype was swapped (on Node's own prototypes the hidden classes are
+ * shared, and fast); never on a property that is not a plain writable,
+ * enumerable, configurable value.
+ */
+function toDictionary(object: object, nodePrototype: object, key: string): void {
+  if (Object.getPrototypeOf(object) === nodePrototype) return;
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  if (!descriptor?.writable || !descriptor.enumerable || !descriptor.configurable) return;
+  const target = object as Record<string, unknown>;
+  delete target[key];
+  target[key] = descriptor.value;
 }
 
 /**

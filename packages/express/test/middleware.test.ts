@@ -1,7 +1,18 @@
 import { type MemoryStore, type SessionRecord, type SessionStore, sessionExpiry } from '@sess/core';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { CountingStore, EXPRESS, hmac, idOf, makeApp, pair, setCookie, signed } from './helpers.js';
+import { session } from '../src/index.js';
+import {
+  CountingStore,
+  EXPRESS,
+  hmac,
+  idOf,
+  makeApp,
+  pair,
+  SECRET,
+  setCookie,
+  signed,
+} from './helpers.js';
 
 declare module '@sess/core' {
   interface SessionData {
@@ -782,6 +793,58 @@ describe.each(EXPRESS)('%s', (_label, express) => {
       const after = await request(app).get('/').set('Cookie', loggedIn);
       expect(after.body.views).toBe(1);
       expect(after.body.id).not.toBe(login.body.id);
+    });
+  });
+
+  describe('the switch of req and res to dictionary properties (performance only)', () => {
+    const plain = { writable: true, enumerable: true, configurable: true };
+
+    it('leaves req.res and res.req with their values and attributes', async () => {
+      const app = makeApp(express, {}, (app) => {
+        app.get('/', (req, res) => {
+          res.json({
+            reqRes: req.res === res,
+            resReq: res.req === req,
+            reqResDescriptor: { ...Object.getOwnPropertyDescriptor(req, 'res'), value: undefined },
+            resReqDescriptor: { ...Object.getOwnPropertyDescriptor(res, 'req'), value: undefined },
+            keys: Object.keys(req).includes('res') && Object.keys(res).includes('req'),
+          });
+        });
+      });
+      const res = await request(app).get('/');
+      expect(res.body).toEqual({
+        reqRes: true,
+        resReq: true,
+        reqResDescriptor: plain,
+        resReqDescriptor: plain,
+        keys: true,
+      });
+    });
+
+    it('leaves a req.res that is not a plain value alone (an accessor stays an accessor)', async () => {
+      const app = express();
+      app.use((req, res, next) => {
+        Object.defineProperty(req, 'res', {
+          get: () => res,
+          enumerable: false,
+          configurable: true,
+        });
+        Object.defineProperty(res, 'req', { value: req, writable: false, configurable: true });
+        next();
+      });
+      app.use(session({ secret: SECRET }));
+      app.get('/', (req, res) => {
+        const reqRes = Object.getOwnPropertyDescriptor(req, 'res');
+        const resReq = Object.getOwnPropertyDescriptor(res, 'req');
+        res.json({
+          accessor: typeof reqRes?.get === 'function' && reqRes.enumerable === false,
+          readOnly: resReq?.writable === false && resReq.value === req,
+          session: typeof req.sessionID === 'string',
+        });
+      });
+      const res = await request(app).get('/');
+      expect(res.body).toEqual({ accessor: true, readOnly: true, session: true });
+      expect(setCookie(res.headers)).toBeDefined();
     });
   });
 });
