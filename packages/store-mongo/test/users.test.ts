@@ -61,6 +61,10 @@ describe('MongoStore users option (no server needed)', () => {
     expect(hasUserIndex(plain)).toBe(false);
     expect(storeCapabilities(indexed).has('userSessions')).toBe(true);
     expect(storeCapabilities(plain).has('userSessions')).toBe(false);
+    // as the README says: hasUserIndex narrows the optional methods to present ones (tsc checks this)
+    if (!hasUserIndex(indexed)) throw new Error('no user index');
+    const count: (user: string) => Promise<number> = indexed.countUserSessions;
+    expect(typeof count).toBe('function');
     await plain.close();
     await indexed.close();
   });
