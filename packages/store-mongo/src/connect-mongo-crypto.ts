@@ -1,4 +1,4 @@
-import { createDecipheriv, pbkdf2 } from 'node:crypto';
+import { createDecipheriv, createHmac, pbkdf2, timingSafeEqual } from 'node:crypto';
 import {
   canonicalJson,
   type EncryptionOptions,
@@ -11,9 +11,9 @@ import {
 import type { MongoStore } from './index.js';
 
 /**
- * Reading sessions connect-mongo 6 encrypted with its Web Crypto adapter
- * (`cryptoAdapter: createWebCryptoAdapter({ secret })`), so its users move to
- * sess without logging anyone out. The format, as connect-mongo 6.0 writes it:
+ * Reading sessions connect-mongo encrypted, so its users move to sess without
+ * logging anyone out. Its Web Crypto adapter
+ * (`cryptoAdapter: createWebCryptoAdapter({ secret })`): the format, as connect-mongo 6.0 writes it:
  * the document's `session` is base64 of `iv (12 bytes) || AES-256-GCM
  * ciphertext || tag (16 bytes)`, under a key derived from the secret with
  * PBKDF2-SHA-256 (310,000 iterations, salt "connect-mongo:webcrypto-default-salt"
@@ -32,9 +32,25 @@ export interface ConnectMongoWebCryptoOptions {
   encoding?: 'base64' | 'base64url' | 'hex';
 }
 
+/**
+ * connect-mongo's `crypto: { secret }` option (kruptein, as connect-mongo 6 runs
+ * it): the document's `session` is base64 of a DER sequence of octet strings
+ * (ciphertext in base64, HMAC in base64, IV, a 128-byte salt, the GCM tag, the
+ * additional data in base64), with the key derived per record by
+ * PBKDF2(secret, salt, 15,000 iterations, `hashing`), and an HMAC over the ciphertext.
+ */
+export interface ConnectMongoKrupteinOptions {
+  /** The `crypto.secret` given to connect-mongo. */
+  secret: string;
+  /** Its `crypto.hashing`. Default `sha512`, connect-mongo's. */
+  hashing?: 'sha512' | 'sha384' | 'sha256';
+}
+
 export interface ConnectMongoMigrationOptions {
-  /** How connect-mongo encrypted its sessions. */
-  webCrypto: ConnectMongoWebCryptoOptions;
+  /** connect-mongo 6's `cryptoAdapter: createWebCryptoAdapter({ secret, ... })`. */
+  webCrypto?: ConnectMongoWebCryptoOptions;
+  /** connect-mongo's `crypto: { secret }` (kruptein). */
+  kruptein?: ConnectMongoKrupteinOptions;
   /**
    * sess's own encryption for everything written from now on (core's
    * `encryptStore` options). Without it, sessions are written in the clear.
@@ -47,8 +63,8 @@ const DEFAULT_ITERATIONS = 310_000;
 const TAG_BYTES = 16;
 
 /**
- * A store over `mongo` that reads sessions connect-mongo encrypted (the Web
- * Crypto adapter) as well as its own, and writes only its own: each
+ * A store over `mongo` that reads sessions connect-mongo encrypted (its
+ * kruptein `crypto` option, its Web Crypto adapter) as well as its own, and writes only its own: each
  * connect-mongo session is rewritten in sess's form (encrypted with
  * `encryption` when given) at its next write. A connect-mongo record that
  * does not decrypt under the secret is a missing session.
@@ -61,7 +77,30 @@ export function readConnectMongoEncrypted(
   mongo: MongoStore,
   options: ConnectMongoMigrationOptions,
 ): SessionStore {
-  const decrypt = webCryptoDecrypter(options?.webCrypto);
+  if (typeof options !== 'object' || options === null) {
+    throw new SessConfigError(
+      'readConnectMongoEncrypted: options must be { webCrypto } or { kruptein }',
+    );
+  }
+  const decrypters: ((payload: string) => Promise<string>)[] = [];
+  if (options.webCrypto !== undefined) decrypters.push(webCryptoDecrypter(options.webCrypto));
+  if (options.kruptein !== undefined) decrypters.push(krupteinDecrypter(options.kruptein));
+  if (decrypters.length === 0) {
+    throw new SessConfigError(
+      'readConnectMongoEncrypted: give webCrypto (connect-mongo cryptoAdapter) or kruptein (connect-mongo crypto), or both',
+    );
+  }
+  const decrypt = async (payload: string): Promise<string> => {
+    let failure: unknown = new Error('no decrypter');
+    for (const attempt of decrypters) {
+      try {
+        return await attempt(payload);
+      } catch (error) {
+        failure = error;
+      }
+    }
+    throw failure;
+  };
   const inner = options.encryption ? encryptStore(mongo, options.encryption) : mongo;
 
   /** The connect-mongo record stored under `id`, or null (absent, expired, sess's own, or not opening). */
@@ -149,4 +188,80 @@ function webCryptoDecrypter(
     decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
     return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
   };
+}
+
+function krupteinDecrypter(
+  options: ConnectMongoKrupteinOptions,
+): (payload: string) => Promise<string> {
+  const label = 'readConnectMongoEncrypted: kruptein';
+  if (typeof options !== 'object' || options === null) {
+    throw new SessConfigError(
+      `${label} must be { secret } as given to connect-mongo's crypto option`,
+    );
+  }
+  const { secret, hashing = 'sha512' } = options;
+  if (typeof secret !== 'string' || secret.length === 0) {
+    throw new SessConfigError(`${label}.secret must be the non-empty secret connect-mongo used`);
+  }
+  if (!['sha512', 'sha384', 'sha256'].includes(hashing)) {
+    throw new SessConfigError(`${label}.hashing must be sha512, sha384 or sha256`);
+  }
+  return async (payload) => {
+    const parts = derOctetStrings(Buffer.from(payload, 'base64'));
+    if (parts.length < 5) throw new Error('not a kruptein record');
+    const [ct, hmac, iv, salt, tag, aad] = parts as [
+      Buffer,
+      Buffer,
+      Buffer,
+      Buffer,
+      Buffer,
+      Buffer?,
+    ];
+    const key = await new Promise<Buffer>((resolve, reject) => {
+      pbkdf2(secret, salt, 15_000, 32, hashing, (error, derived) =>
+        error ? reject(error) : resolve(derived),
+      );
+    });
+    const ciphertext = ct.toString('utf8');
+    const expected = createHmac(hashing, key).update(ciphertext).digest();
+    const given = Buffer.from(hmac.toString('utf8'), 'base64');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new Error('HMAC mismatch');
+    }
+    const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: tag.length });
+    decipher.setAuthTag(tag);
+    if (aad && aad.length > 0) decipher.setAAD(Buffer.from(aad.toString('utf8'), 'base64'));
+    return Buffer.concat([
+      decipher.update(Buffer.from(ciphertext, 'base64')),
+      decipher.final(),
+    ]).toString('utf8');
+  };
+}
+
+/** The octet strings of a DER `SEQUENCE OF OCTET STRING`. Throws on anything else. */
+function derOctetStrings(bytes: Buffer): Buffer[] {
+  const length = (at: number): [number, number] => {
+    const first = bytes[at];
+    if (first === undefined) throw new Error('truncated');
+    if (first < 0x80) return [first, at + 1];
+    const count = first & 0x7f;
+    if (count < 1 || count > 4 || at + 1 + count > bytes.length) throw new Error('bad length');
+    let value = 0;
+    for (let i = 0; i < count; i++) value = value * 256 + (bytes[at + 1 + i] as number);
+    return [value, at + 1 + count];
+  };
+  if (bytes[0] !== 0x30) throw new Error('not a sequence');
+  const [total, start] = length(1);
+  const end = start + total;
+  if (end !== bytes.length) throw new Error('bad sequence length');
+  const parts: Buffer[] = [];
+  let at = start;
+  while (at < end) {
+    if (bytes[at] !== 0x04) throw new Error('not an octet string');
+    const [size, from] = length(at + 1);
+    if (from + size > end) throw new Error('truncated');
+    parts.push(bytes.subarray(from, from + size));
+    at = from + size;
+  }
+  return parts;
 }

@@ -217,7 +217,7 @@ export class MongoStore implements SessionStore {
     });
     if (options.crypto !== undefined && options.crypto?.secret !== false) {
       throw new SessConfigError(
-        `mongo store: option \`crypto\` is not supported: ${UNREADABLE}. Keep connect-mongo until those sessions have expired, or accept that users sign in again and remove the option`,
+        "mongo store: option `crypto` is not an option of the store: sessions connect-mongo encrypted with crypto: { secret } are read by readConnectMongoEncrypted(new MongoStore({ ... }), { kruptein: { secret }, encryption }) and rewritten in sess's form (core's encryptStore with `encryption`) at their next write",
       );
     }
     const sources = (['mongoUrl', 'clientPromise', 'client'] as const).filter(
@@ -926,6 +926,7 @@ function storeError(operation: StoreOperation, cause: unknown): StoreError {
 }
 
 export {
+  type ConnectMongoKrupteinOptions,
   type ConnectMongoMigrationOptions,
   type ConnectMongoWebCryptoOptions,
   readConnectMongoEncrypted,

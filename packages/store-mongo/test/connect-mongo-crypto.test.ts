@@ -27,7 +27,7 @@ describe.skipIf(skipReason)('sessions connect-mongo 6 encrypted (Web Crypto adap
     for (const store of opened) await store.close();
   });
 
-  async function written(stringify: boolean) {
+  async function written(stringify: boolean, legacy: 'webCrypto' | 'kruptein' = 'webCrypto') {
     const collectionName = uniqueName('cm_crypto');
     const incumbent = ConnectMongo.create({
       mongoUrl,
@@ -35,7 +35,9 @@ describe.skipIf(skipReason)('sessions connect-mongo 6 encrypted (Web Crypto adap
       collectionName,
       stringify,
       autoRemove: 'disabled',
-      cryptoAdapter: createWebCryptoAdapter({ secret: SECRET }),
+      ...(legacy === 'webCrypto'
+        ? { cryptoAdapter: createWebCryptoAdapter({ secret: SECRET }) }
+        : { crypto: { secret: SECRET } }),
     });
     opened.push(incumbent);
     const set = promisify(incumbent.set.bind(incumbent)) as (
@@ -78,6 +80,53 @@ describe.skipIf(skipReason)('sessions connect-mongo 6 encrypted (Web Crypto adap
       expect(await store.get('cm-1')).toMatchObject({ userId: 'ann', n: 1 });
     });
   }
+
+  for (const stringify of [true, false]) {
+    it(`kruptein (connect-mongo's crypto option), stringify ${stringify}: read with the same secret, then rewritten`, async () => {
+      const { mongo } = await written(stringify, 'kruptein');
+      const raw = await mongo.collection.findOne({ _id: 'cm-1' });
+      expect(typeof raw?.session).toBe('string');
+      expect(String(raw?.session)).not.toContain('ann');
+      expect(await mongo.get('cm-1')).toBe(null);
+      const store = readConnectMongoEncrypted(mongo, {
+        kruptein: { secret: SECRET },
+        encryption: { keys },
+      });
+      const got = await store.get('cm-1');
+      expect(got).toMatchObject({ userId: 'ann', csrfSecret: 'q9' });
+      // The Web Crypto reader alone does not read it; both configured, it does.
+      expect(
+        await readConnectMongoEncrypted(mongo, { webCrypto: { secret: SECRET } }).get('cm-1'),
+      ).toBe(null);
+      const both = readConnectMongoEncrypted(mongo, {
+        webCrypto: { secret: SECRET },
+        kruptein: { secret: SECRET },
+      });
+      expect((await both.get('cm-1'))?.['userId']).toBe('ann');
+      await store.set('cm-1', { ...(got as SessionRecord), n: 2 });
+      expect(JSON.stringify(await mongo.collection.findOne({ _id: 'cm-1' }))).toContain(
+        ENCRYPTED_KEY,
+      );
+      expect((await store.get('cm-1'))?.['n']).toBe(2);
+    });
+  }
+
+  it('kruptein: another secret, or a tampered record, is a missing session', async () => {
+    const { mongo } = await written(true, 'kruptein');
+    expect(
+      await readConnectMongoEncrypted(mongo, { kruptein: { secret: 'wrong secret' } }).get('cm-1'),
+    ).toBe(null);
+    const raw = await mongo.collection.findOne({ _id: 'cm-1' });
+    const bytes = Buffer.from(String(raw?.session), 'base64');
+    bytes[bytes.length - 40] = (bytes[bytes.length - 40] ?? 0) ^ 1;
+    await mongo.collection.updateOne(
+      { _id: 'cm-1' },
+      { $set: { session: bytes.toString('base64') } },
+    );
+    expect(
+      await readConnectMongoEncrypted(mongo, { kruptein: { secret: SECRET } }).get('cm-1'),
+    ).toBe(null);
+  });
 
   it('another secret, or a tampered record, is a missing session', async () => {
     const { mongo } = await written(true);
@@ -124,6 +173,10 @@ describe.skipIf(skipReason)('sessions connect-mongo 6 encrypted (Web Crypto adap
   it('refuses a missing secret at startup', () => {
     const mongo = new MongoStore({ mongoUrl, dbName: TEST_DB, collectionName: uniqueName('x') });
     opened.push(mongo);
+    expect(() => readConnectMongoEncrypted(mongo, {})).toThrow(SessConfigError);
+    expect(() => readConnectMongoEncrypted(mongo, { kruptein: { secret: '' } })).toThrow(
+      SessConfigError,
+    );
     expect(() => readConnectMongoEncrypted(mongo, { webCrypto: { secret: '' } })).toThrow(
       SessConfigError,
     );

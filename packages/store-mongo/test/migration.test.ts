@@ -46,7 +46,7 @@ describe('connect-mongo options that would change behaviour fail at startup', ()
     ).toThrow(/autoRemoveInterval: 10 is pruneInterval: '10m'/);
   });
 
-  it('encryption, transformId and custom serializers are refused: stored sessions would be unreadable', () => {
+  it('encryption (naming readConnectMongoEncrypted), transformId and custom serializers are refused', () => {
     const cases: Record<string, unknown>[] = [
       { crypto: { secret: 'squirrel' } },
       { cryptoAdapter: { encrypt: async (s: string) => s, decrypt: async (s: string) => s } },
@@ -57,7 +57,7 @@ describe('connect-mongo options that would change behaviour fail at startup', ()
       expect(() => new MongoStore({ mongoUrl: url, ...extra } as never)).toThrow(SessConfigError);
     }
     expect(() => new MongoStore({ mongoUrl: url, crypto: { secret: 'x' } } as never)).toThrow(
-      /unreadable to sess \(everyone logged out\)/,
+      /readConnectMongoEncrypted\(new MongoStore\(\{ \.\.\. \}\), \{ kruptein: \{ secret \}/,
     );
     // connect-mongo's "off" value is accepted
     void new MongoStore({ mongoUrl: url, crypto: { secret: false } }).close();
