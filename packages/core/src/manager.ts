@@ -56,7 +56,7 @@ export interface SessionOptions<Req = unknown> {
   key?: string;
   /** Cookie options, or a function of the request that returns them. */
   cookie?: CookieOptions | ((request: Req) => CookieOptions);
-  /** New session ids. Default: 24 random bytes, URL-safe base64 (as uid-safe makes them). */
+  /** New session ids. Default: 24 random bytes from uid-safe. */
   genid?: (request: Req) => string;
   /** Re-send the cookie (and move the expiry) on every response. Default false. */
   rolling?: boolean;

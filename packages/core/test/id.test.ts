@@ -6,7 +6,7 @@ describe('generateSessionId', () => {
     for (let i = 0; i < 300; i++) expect(generateSessionId()).toMatch(/^[A-Za-z0-9_-]{32}$/);
   });
 
-  it('never repeats across pool refills (each pooled byte serves one id)', () => {
+  it('never repeats', () => {
     const ids = new Set(Array.from({ length: 5000 }, () => generateSessionId()));
     expect(ids.size).toBe(5000);
   });
