@@ -27,14 +27,15 @@ describeStoreConformance(
   withEncryption({
     name: 'postgres',
     skip,
-    // No `users` yet: the store's own conformance run does not pass the sessions-by-user group yet.
-    create: ({ namespace }) => {
+    // `users` (the sessions-by-user group): withEncryption lists its keys in `clear`.
+    create: ({ namespace, users }) => {
       const tableName = tableFor(namespace);
       created.add(tableName);
       const store = new PostgresStore({
         connectionString: url,
         tableName,
         createTableIfMissing: true,
+        users,
       });
       tableOf.set(store, tableName);
       return store;
