@@ -1,8 +1,11 @@
 // Sessions by user (issue 16): the `users` option's index (two nullable columns
 // and a partial index), migrated into an existing connect-pg-simple table, the
 // listing through that index, and maxSessionsPerUser under parallel creation.
+import type { AddressInfo } from 'node:net';
 import { SessConfigError, type SessionRecord } from '@sess/core';
+import { session as sessSession } from '@sess/express';
 import connectPgSimple from 'connect-pg-simple';
+import express from 'express';
 import session from 'express-session';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -317,6 +320,63 @@ describe.skipIf(skip)('sessions by user', () => {
       expect(await stores[2]?.length()).toBe(N + 2);
     } finally {
       for (const store of stores) await store.close();
+    }
+  });
+
+  it('through @sess/express: logins are listed with their creation time, capped, and "log out everywhere else" works', async () => {
+    const tableName = table('express');
+    const store = new PostgresStore({
+      pool,
+      tableName,
+      createTableIfMissing: true,
+      pruneInterval: false,
+      users: { user: 'userId', maxSessionsPerUser: 3, meta: ['userAgent'] },
+    });
+    const app = express()
+      .use(
+        sessSession({
+          secret: 'a test secret that is long enough to pass the check',
+          store,
+          resave: false,
+          saveUninitialized: false,
+          cookie: { maxAge: 600_000 },
+        }) as unknown as express.RequestHandler,
+      )
+      .get('/login', (req, res) => {
+        const data = req.session as unknown as Record<string, unknown>;
+        data['userId'] = 'ada';
+        data['userAgent'] = req.get('user-agent');
+        res.json({ id: req.sessionID });
+      })
+      .get('/me', (req, res) => {
+        res.json({ user: (req.session as unknown as Record<string, unknown>)['userId'] ?? null });
+      });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const logins: { id: string; cookie: string }[] = [];
+      for (const agent of ['one', 'two', 'three', 'four']) {
+        const response = await fetch(`${base}/login`, { headers: { 'user-agent': agent } });
+        const { id } = (await response.json()) as { id: string };
+        logins.push({ id, cookie: response.headers.get('set-cookie')?.split(';')[0] ?? '' });
+      }
+      const me = async (cookie: string) =>
+        ((await (await fetch(`${base}/me`, { headers: { cookie } })).json()) as { user: unknown })
+          .user;
+      const listed = (await store.userSessions?.('ada')) ?? [];
+      expect(listed.map((s) => s.meta['userAgent'])).toEqual(['two', 'three', 'four']);
+      expect(listed.every((s) => typeof s.createdAt === 'number')).toBe(true);
+      expect(await me(logins[0]?.cookie ?? '')).toBeNull(); // the oldest was logged out by the cap
+      expect(await me(logins[1]?.cookie ?? '')).toBe('ada');
+      // "log out everywhere else" from the fourth device
+      expect(await store.destroyUserSessions?.('ada', logins[3]?.id)).toBe(2);
+      expect(await me(logins[1]?.cookie ?? '')).toBeNull();
+      expect(await me(logins[3]?.cookie ?? '')).toBe('ada');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await store.close();
     }
   });
 
