@@ -101,6 +101,32 @@ export class SessionConflictError extends SessError {
   }
 }
 
+/**
+ * A session's "sessions by user" helpers (`req.session.userSessions()` and
+ * the like) could not run. See the two subclasses.
+ */
+export class UserSessionsError extends SessError {}
+
+/** The store keeps no user index: open it with a `users` option (code `SESS_NO_USER_INDEX`). */
+export class UserIndexUnavailableError extends UserSessionsError {
+  constructor() {
+    super(
+      'SESS_NO_USER_INDEX',
+      "the session store keeps no user index: open it with a `users` option (for example { user: 'userId' })",
+    );
+  }
+}
+
+/** The session belongs to no user under the store's `users` option: nobody is logged in (code `SESS_NO_USER`). */
+export class NoSessionUserError extends UserSessionsError {
+  constructor() {
+    super(
+      'SESS_NO_USER',
+      "the session belongs to no user (the store's `users` option finds none in it)",
+    );
+  }
+}
+
 /** What stands in for a session id cut out of an error message. */
 export const REDACTED_ID = '[session id]';
 

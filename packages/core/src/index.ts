@@ -29,6 +29,7 @@ export {
 export {
   CorruptRecordError,
   isSessError,
+  NoSessionUserError,
   REDACTED_ID,
   redactSessionId,
   SessConfigError,
@@ -38,6 +39,8 @@ export {
   StoreError,
   type StoreOperation,
   StoreUnavailableError,
+  UserIndexUnavailableError,
+  UserSessionsError,
 } from './errors.js';
 export { generateSessionId } from './id.js';
 export {
@@ -51,6 +54,7 @@ export {
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export {
   type DestroyOptions,
+  type ListedSession,
   type RegenerateOptions,
   Session,
   type SessionCallback,

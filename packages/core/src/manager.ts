@@ -4,6 +4,7 @@ import { withDeadline } from './deadline.js';
 import { type EncryptionOptions, encryptStore } from './encryption.js';
 import {
   CorruptRecordError,
+  NoSessionUserError,
   redactSessionId,
   SessConfigError,
   SessError,
@@ -11,11 +12,13 @@ import {
   StoreError,
   type StoreOperation,
   StoreUnavailableError,
+  UserIndexUnavailableError,
 } from './errors.js';
 import { generateSessionId } from './id.js';
 import { MemoryStore } from './memory-store.js';
 import {
   type DestroyOptions,
+  type ListedSession,
   type RegenerateOptions,
   Session,
   type SessionClass,
@@ -29,7 +32,7 @@ import {
   signCookie,
   unsignCookie,
 } from './signing.js';
-import { isSessionRecord, type SessionStore, sessionExpiry } from './store.js';
+import { hasUserIndex, isSessionRecord, type SessionStore, sessionExpiry } from './store.js';
 import type { SessionRecord, StoredCookie } from './types.js';
 import { sessionCreatedAt } from './users.js';
 
@@ -510,6 +513,54 @@ export class RequestSession<Req = unknown> implements SessionContext {
       this.session.cookie.createdAt = createdAt;
     }
     this.#replaced();
+  }
+
+  // --- sessions by user (the store's `users` option) ----------------------------
+
+  async userSessions(): Promise<ListedSession[]> {
+    const { store, user } = this.#user();
+    const id = this.id;
+    const found = await this.#manager.call('userSessions', () => store.userSessions(user), id);
+    return found.map((info) => ({ ...info, current: info.id === id }));
+  }
+
+  async countUserSessions(): Promise<number> {
+    const { store, user } = this.#user();
+    return this.#manager.call('countUserSessions', () => store.countUserSessions(user), this.id);
+  }
+
+  /**
+   * Destroy the user's sessions: the others (`others: true`), or all of them,
+   * this one included, which then ends as `destroy()` ends it.
+   */
+  async destroyUserSessions(options: DestroyOptions & { others: boolean }): Promise<number> {
+    const { store, user } = this.#user();
+    const id = this.id;
+    const manager = this.#manager;
+    const except = options.others ? id : undefined;
+    const destroyed = await manager.call(
+      'destroyUserSessions',
+      () => store.destroyUserSessions(user, except),
+      id,
+    );
+    if (!options.others && this.session) {
+      // Already gone from the store: this request only lets go of it.
+      this.session = null;
+      this.#base = null;
+      this.#clearCookie = options.clearCookie ?? manager.options.clearCookieOnDestroy ?? false;
+      this.#replaced();
+    }
+    return destroyed;
+  }
+
+  /** The store's user index and this session's user, or the typed error saying which is missing. */
+  #user() {
+    const store = this.#manager.store;
+    if (!hasUserIndex(store)) throw new UserIndexUnavailableError();
+    const session = this.session;
+    const user = session ? store.userOf(sessionToRecord(session)) : null;
+    if (user === null) throw new NoSessionUserError();
+    return { store, user };
   }
 
   // --- the end of the request -------------------------------------------------

@@ -1,5 +1,7 @@
 import { Cookie } from './cookie.js';
+import { SessError } from './errors.js';
 import type { SessionData, SessionRecord, StoredCookie } from './types.js';
+import type { UserSessionInfo } from './users.js';
 
 export type SessionCallback = (err?: unknown) => void;
 
@@ -28,7 +30,19 @@ export interface SessionContext {
   destroy(options: DestroyOptions): Promise<void>;
   reload(): Promise<void>;
   save(): Promise<void>;
+  /** Sessions by user (core's RequestSession has them; a session outside a request does not). */
+  userSessions?(): Promise<ListedSession[]>;
+  countUserSessions?(): Promise<number>;
+  destroyUserSessions?(options: DestroyOptions & { others: boolean }): Promise<number>;
 }
+
+/** One of the user's sessions as `req.session.userSessions()` lists it. */
+export interface ListedSession extends UserSessionInfo {
+  /** This request's own session. */
+  current: boolean;
+}
+
+export type SessionValueCallback<T> = (err: unknown, value?: T) => void;
 
 /** A Session class an adapter may give core (`SessionOptions.sessionClass`) to add its framework's methods. */
 export type SessionClass = new (
@@ -124,6 +138,107 @@ export class Session {
     const [options, done] = splitArgs(optionsOrCallback, callback);
     return settle(this, this[CONTEXT].regenerate(options), done);
   }
+
+  /**
+   * Sessions by user (the store's `users` option): this user's live sessions,
+   * oldest first, the current one marked (`current: true`), for a "where you
+   * are logged in" page. Rejects with `UserIndexUnavailableError` when the
+   * store keeps no user index, `NoSessionUserError` when the session belongs
+   * to no user.
+   */
+  userSessions(): Promise<ListedSession[]>;
+  userSessions(callback: SessionValueCallback<ListedSession[]>): this;
+  userSessions(callback?: SessionValueCallback<ListedSession[]>): Promise<ListedSession[]> | this {
+    const context = this[CONTEXT];
+    return settleValue(
+      this,
+      run(() => context.userSessions?.(), 'userSessions'),
+      callback,
+    );
+  }
+
+  /** How many live sessions this user has (errors as `userSessions`). */
+  countUserSessions(): Promise<number>;
+  countUserSessions(callback: SessionValueCallback<number>): this;
+  countUserSessions(callback?: SessionValueCallback<number>): Promise<number> | this {
+    const context = this[CONTEXT];
+    return settleValue(
+      this,
+      run(() => context.countUserSessions?.(), 'countUserSessions'),
+      callback,
+    );
+  }
+
+  /** "Log out everywhere else": destroy this user's other sessions; resolves how many. */
+  destroyOtherSessions(): Promise<number>;
+  destroyOtherSessions(callback: SessionValueCallback<number>): this;
+  destroyOtherSessions(callback?: SessionValueCallback<number>): Promise<number> | this {
+    const context = this[CONTEXT];
+    return settleValue(
+      this,
+      run(() => context.destroyUserSessions?.({ others: true }), 'destroyOtherSessions'),
+      callback,
+    );
+  }
+
+  /**
+   * "Log out everywhere": destroy every session of this user, this one
+   * included (which then ends as with `destroy()`, `clearCookie` too);
+   * resolves how many the store destroyed.
+   */
+  destroyUserSessions(): Promise<number>;
+  destroyUserSessions(callback: SessionValueCallback<number>): this;
+  destroyUserSessions(options: DestroyOptions): Promise<number>;
+  destroyUserSessions(options: DestroyOptions, callback: SessionValueCallback<number>): this;
+  destroyUserSessions(
+    first?: DestroyOptions | SessionValueCallback<number>,
+    second?: SessionValueCallback<number>,
+  ): Promise<number> | this {
+    const context = this[CONTEXT];
+    const options = typeof first === 'function' ? {} : (first ?? {});
+    const callback = typeof first === 'function' ? first : second;
+    return settleValue(
+      this,
+      run(
+        () => context.destroyUserSessions?.({ ...options, others: false }),
+        'destroyUserSessions',
+      ),
+      callback,
+    );
+  }
+}
+
+/** The context's method's promise, or a rejection when this session's context has none. */
+function run<T>(call: () => Promise<T> | undefined, name: string): Promise<T> {
+  try {
+    const running = call();
+    if (running) return running;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return Promise.reject(
+    new SessError(
+      'SESS_DETACHED',
+      `${name}() needs the request: this session does not belong to a request handled by sess`,
+    ),
+  );
+}
+
+function settleValue<S, T>(
+  self: S,
+  work: Promise<T>,
+  callback?: SessionValueCallback<T>,
+): Promise<T> | S {
+  if (!callback) {
+    // As settle(): not awaited, a failure is ignored rather than ending the process.
+    work.catch(ignore);
+    return work;
+  }
+  work.then(
+    (value) => queueMicrotask(() => callback(null, value)),
+    (err: unknown) => queueMicrotask(() => callback(err)),
+  );
+  return self;
 }
 
 /**

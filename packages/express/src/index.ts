@@ -15,13 +15,23 @@ import {
 import { REQUEST_STATE, Session } from './session.js';
 import { MemoryStore, Store, toSessStore } from './store.js';
 
-export type { CookieOptions, SessionData, SessionStore, SessionWithData } from '@sess/core';
+export type {
+  CookieOptions,
+  ListedSession,
+  SessionData,
+  SessionStore,
+  SessionWithData,
+  UserIndexOptions,
+} from '@sess/core';
 export {
+  NoSessionUserError,
   SessConfigError,
   SessError,
   SessionConflictError,
   StoreError,
   StoreUnavailableError,
+  UserIndexUnavailableError,
+  UserSessionsError,
 } from '@sess/core';
 export type { StoreConstructor } from './store.js';
 export { Cookie, MemoryStore, Session, Store };

@@ -20,16 +20,21 @@ import { FastifySession, STATE } from './session.js';
 export type {
   CallbackStore,
   CookieOptions,
+  ListedSession,
   SessionData,
   SessionStore,
+  UserIndexOptions,
 } from '@sess/core';
 export {
   MemoryStore,
+  NoSessionUserError,
   SessConfigError,
   SessError,
   SessionConflictError,
   StoreError,
   StoreUnavailableError,
+  UserIndexUnavailableError,
+  UserSessionsError,
 } from '@sess/core';
 export { FastifySession };
 
