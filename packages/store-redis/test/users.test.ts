@@ -429,6 +429,19 @@ for (const backend of backends()) {
         expect(await store.ids()).toHaveLength(1);
       });
 
+      it('a session written without its index step (a write cut between the two) is indexed by its next touch', async () => {
+        const store = open();
+        // The session-slot half of a write only: the record and its pointer, no index entry.
+        const plain = backend.open({ prefix: store.prefix });
+        await plain.set('cut', record('ada', { ttl: 60_000 }));
+        await raw.set(`${store.userIndexPrefix}of:{${store.prefix}cut}`, 'ada', 'PX', 60_000);
+        expect(await ids(store, 'ada')).toEqual([]);
+        await store.touch('cut', record('ada', { ttl: 60_000 }));
+        expect(await ids(store, 'ada')).toEqual(['cut']);
+        expect(await destroyAll(store, 'ada')).toBe(1);
+        expect(await plain.get('cut')).toBeNull();
+      });
+
       it('keeps every live session listed when writes, touches and destroys of it race', async () => {
         const store = open();
         const peer = backend.open({ prefix: store.prefix, users: { user: 'userId' } });
