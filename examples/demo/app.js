@@ -10,10 +10,22 @@ const page = (title, body) => `<!doctype html>
 
 const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/** The store's `users` option for this app: sessions indexed by `user`, listing the user agent. */
+export const USERS = { user: 'user', meta: ['userAgent'] };
+
+const when = (ms) =>
+  ms === null ? 'unknown' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+
 /**
- * @param {{ store: import('@sess/core').SessionStore, secret: string | string[], maxAge?: number }} options
+ * @param {{ store: import('@sess/core').SessionStore, secret: string | string[], maxAge?: number, absoluteTimeout?: number }} options
+ *   `store` opened with `users: USERS` gets the "your sessions" page.
  */
-export function createApp({ store, secret, maxAge = 10 * 60_000 }) {
+export function createApp({
+  store,
+  secret,
+  maxAge = 10 * 60_000,
+  absoluteTimeout = 8 * 3_600_000,
+}) {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.urlencoded({ extended: false, limit: '2kb' }));
@@ -25,6 +37,7 @@ export function createApp({ store, secret, maxAge = 10 * 60_000 }) {
       resave: false,
       saveUninitialized: false,
       rolling: true, // every visit restarts the idle countdown
+      absoluteTimeout, // ...but no session lives longer than this since its creation
       cookie: { maxAge, httpOnly: true, sameSite: 'lax', secure: 'auto' },
     }),
   );
@@ -40,7 +53,8 @@ export function createApp({ store, secret, maxAge = 10 * 60_000 }) {
          <p>This session ends after ${left} s without a visit.</p>
          ${
            user
-             ? '<form method="post" action="/logout"><button>Log out</button></form>'
+             ? `<p><a href="/sessions">Your sessions</a></p>
+                <form method="post" action="/logout"><button>Log out</button></form>`
              : `<form method="post" action="/login">
                   <input name="user" placeholder="your name" required maxlength="40">
                   <button>Log in</button></form>`
@@ -58,6 +72,8 @@ export function createApp({ store, secret, maxAge = 10 * 60_000 }) {
     req.session.regenerate({ keep: ['views'] }, (err) => {
       if (err) return next(err);
       req.session.user = user;
+      // Shown on "your sessions" to tell devices apart.
+      req.session.userAgent = String(req.get('user-agent') ?? 'unknown').slice(0, 200);
       res.redirect(303, '/'); // saved before the redirect is sent
     });
   });
@@ -66,6 +82,51 @@ export function createApp({ store, secret, maxAge = 10 * 60_000 }) {
     req.session.destroy({ clearCookie: true }, (err) => {
       if (err) return next(err);
       res.redirect(303, '/');
+    });
+  });
+
+  // "Your sessions": every device this user is logged in on, and "log out everywhere else".
+  app.get('/sessions', async (req, res, next) => {
+    if (!req.session.user) return res.redirect(303, '/');
+    let sessions;
+    try {
+      sessions = await req.session.userSessions();
+    } catch (error) {
+      if (error?.code === 'SESS_NO_USER_INDEX') {
+        return res.send(
+          page('Your sessions', '<p>This store keeps no index of sessions by user.</p>'),
+        );
+      }
+      return next(error);
+    }
+    const rows = sessions
+      .map(
+        (s) => `<tr class="session${s.current ? ' current' : ''}">
+          <td>${escapeHtml(s.meta.userAgent ?? 'unknown')}${s.current ? ' <b>(this device)</b>' : ''}</td>
+          <td>${when(s.createdAt)}</td><td>${when(s.lastSeenAt)}</td></tr>`,
+      )
+      .join('');
+    const others = sessions.filter((s) => !s.current).length;
+    res.send(
+      page(
+        'Your sessions',
+        `<p id="count">${sessions.length} active session${sessions.length === 1 ? '' : 's'}</p>
+         <table><tr><th>Device</th><th>Logged in (UTC)</th><th>Last seen (UTC)</th></tr>${rows}</table>
+         ${
+           others > 0
+             ? '<form method="post" action="/sessions/logout-others"><button>Log out everywhere else</button></form>'
+             : ''
+         }
+         <p><a href="/">Back</a></p>`,
+      ),
+    );
+  });
+
+  app.post('/sessions/logout-others', (req, res, next) => {
+    if (!req.session.user) return res.redirect(303, '/');
+    req.session.destroyOtherSessions((err) => {
+      if (err) return next(err);
+      res.redirect(303, '/sessions');
     });
   });
 

@@ -4,10 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { SqliteStore } from '@sess/store-sqlite';
-import { createApp } from './app.js';
+import { createApp, USERS } from './app.js';
 
 const port = Number(process.env.PORT ?? 3000);
-const store = new SqliteStore({ filename: process.env.SESS_DEMO_DB ?? './sessions.db' });
+const store = new SqliteStore({
+  filename: process.env.SESS_DEMO_DB ?? './sessions.db',
+  users: USERS, // the "your sessions" page
+});
 
 function secret() {
   if (process.env.SESSION_SECRET) return process.env.SESSION_SECRET;

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { MemoryStore } from '@sess/core';
 import { SqliteStore } from '@sess/store-sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp } from '../app.js';
+import { createApp, USERS } from '../app.js';
 
 const servers: { close(): void }[] = [];
 afterEach(() => {
@@ -20,7 +20,7 @@ async function start(store: MemoryStore | SqliteStore, maxAge?: number) {
 }
 
 /** A tiny cookie jar for one cookie name. */
-function browser(base: string) {
+function browser(base: string, userAgent = 'demo-test') {
   let cookie = '';
   return {
     get cookie() {
@@ -30,6 +30,7 @@ function browser(base: string) {
       const res = await fetch(base + path, {
         method: body === undefined ? 'GET' : 'POST',
         headers: {
+          'user-agent': userAgent,
           ...(cookie ? { cookie } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
         },
@@ -86,5 +87,42 @@ describe('demo app', () => {
     const forged = await fetch(`${base}/`, { headers: { cookie: 'sess.demo=s%3Aabc.forged' } });
     expect(forged.status).toBe(200);
     expect(views(await forged.text())).toBe(1);
+  });
+
+  it('"your sessions" lists this user\'s devices and logs out everywhere else', async () => {
+    const store = new SqliteStore({ filename: ':memory:', users: USERS });
+    const base = await start(store);
+    const phone = browser(base, 'Phone Browser');
+    const laptop = browser(base, 'Laptop <Browser>');
+    const other = browser(base, 'Bob Browser');
+    await phone.go('/login', 'user=Ada');
+    await laptop.go('/login', 'user=Ada');
+    await other.go('/login', 'user=Bob');
+
+    const page = (await laptop.go('/sessions')).text;
+    expect(page).toContain('id="count">2 active sessions');
+    expect(page).toContain('Phone Browser');
+    expect(page).toContain('Laptop &#60;Browser&#62; <b>(this device)</b>'); // escaped
+    expect(page).not.toContain('Bob Browser');
+    expect(page).toContain('Log out everywhere else');
+
+    const out = await laptop.go('/sessions/logout-others', '');
+    expect(out.res.status).toBe(303);
+    const after = (await laptop.go('/sessions')).text;
+    expect(after).toContain('id="count">1 active session<');
+    expect(after).not.toContain('Phone Browser');
+    expect(after).not.toContain('Log out everywhere else');
+    expect((await phone.go('/')).text).toContain('Hello, visitor'); // logged out there
+    expect((await other.go('/')).text).toContain('Hello, Bob'); // another user: untouched
+    await store.close();
+  });
+
+  it('"your sessions" on a store without a user index says so, and needs a login', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    const b = browser(await start(store));
+    expect((await b.go('/sessions')).res.status).toBe(303); // not logged in
+    await b.go('/login', 'user=Ada');
+    expect((await b.go('/sessions')).text).toContain('keeps no index of sessions by user');
+    await store.close();
   });
 });
