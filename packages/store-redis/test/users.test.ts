@@ -3,6 +3,8 @@
 // suite's user group does not pin down: the cap under parallel creation,
 // the keys' expiry, the cluster's order of steps, the one-script write.
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import {
   SessConfigError,
   type SessionRecord,
@@ -11,7 +13,9 @@ import {
   storeCapabilities,
   USER_CAPABILITIES,
 } from '@sess/core';
+import { session as sessSession } from '@sess/express';
 import { resolveService } from '@sess/store-conformance/services';
+import express from 'express';
 import { Cluster, Redis } from 'ioredis';
 import { createClient, createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -427,6 +431,62 @@ for (const backend of backends()) {
         await store.destroy('h3');
         expect(await count(store, 'ada')).toBe(1);
         expect(await store.ids()).toHaveLength(1);
+      });
+
+      it('through @sess/express: logins listed on "your sessions", capped, and "log out everywhere else"', async () => {
+        const store = open({ user: 'userId', maxSessionsPerUser: 3, meta: ['userAgent'] });
+        const app = express()
+          .use(
+            sessSession({
+              secret: 'a test secret that is long enough to pass the check',
+              store,
+              resave: false,
+              saveUninitialized: false,
+              cookie: { maxAge: 600_000 },
+            }) as unknown as express.RequestHandler,
+          )
+          .get('/login', (req, res) => {
+            const data = req.session as unknown as Record<string, unknown>;
+            data['userId'] = 'ada';
+            data['userAgent'] = req.get('user-agent');
+            res.json({ id: req.sessionID });
+          })
+          .get('/devices', async (req, res) => {
+            const listed = await req.session.userSessions();
+            res.json(listed.map((s) => `${s.meta['userAgent']}${s.current ? ' (this one)' : ''}`));
+          })
+          .post('/logout-others', async (req, res) => {
+            res.json({ destroyed: await req.session.destroyOtherSessions() });
+          })
+          .get('/me', (req, res) => {
+            res.json({
+              user: (req.session as unknown as Record<string, unknown>)['userId'] ?? null,
+            });
+          });
+        const server = app.listen(0, '127.0.0.1');
+        await once(server, 'listening');
+        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        try {
+          const cookies: string[] = [];
+          for (const agent of ['one', 'two', 'three', 'four']) {
+            const response = await fetch(`${base}/login`, { headers: { 'user-agent': agent } });
+            cookies.push(response.headers.get('set-cookie')?.split(';')[0] ?? '');
+          }
+          const get = async (path: string, cookie: string, method = 'GET') =>
+            (await fetch(`${base}${path}`, { method, headers: { cookie } })).json();
+          expect(await get('/devices', cookies[3] ?? '')).toEqual([
+            'two',
+            'three',
+            'four (this one)',
+          ]);
+          expect(await get('/me', cookies[0] ?? '')).toEqual({ user: null }); // ended by the cap
+          expect(await get('/logout-others', cookies[2] ?? '', 'POST')).toEqual({ destroyed: 2 });
+          expect(await get('/me', cookies[3] ?? '')).toEqual({ user: null });
+          expect(await get('/devices', cookies[2] ?? '')).toEqual(['three (this one)']);
+        } finally {
+          server.closeAllConnections();
+          await new Promise((resolve) => server.close(resolve));
+        }
       });
 
       it('a session written without its index step (a write cut between the two) is indexed by its next touch', async () => {
