@@ -1,9 +1,11 @@
+import type { IncomingMessage } from 'node:http';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import {
   type ListedSession,
   MemoryStore,
   NoSessionUserError,
+  Session,
   UserIndexUnavailableError,
 } from '../src/index.js';
 import { EXPRESS, makeApp, pair, setCookie } from './helpers.js';
@@ -121,5 +123,16 @@ describe.each(EXPRESS)('%s: sessions by user on req.session', (_label, express) 
       error: 'UserIndexUnavailableError',
       code: 'SESS_NO_USER_INDEX',
     });
+  });
+});
+
+describe('a Session outside any request (express-session’s new Session(req, data))', () => {
+  it('rejects the sessions-by-user helpers with SESS_DETACHED', async () => {
+    const detached = new Session({} as IncomingMessage, {
+      cookie: { originalMaxAge: null, path: '/' },
+      userId: 'ann',
+    });
+    await expect(detached.userSessions()).rejects.toMatchObject({ code: 'SESS_DETACHED' });
+    await expect(detached.destroyOtherSessions()).rejects.toMatchObject({ code: 'SESS_DETACHED' });
   });
 });

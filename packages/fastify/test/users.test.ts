@@ -118,3 +118,32 @@ describe('request.session sessions by user', () => {
     expect(response.json()).toEqual({ noUser: false, noIndex: true });
   });
 });
+
+describe('cookie.createdAt under request.session.options()', () => {
+  it("a per-response cookie change keeps the session's creation time", async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    stores.push(store);
+    fastify = await app({ store, cookie: { secure: false, maxAge: 60_000 } }, (f) => {
+      f.get('/', async (request) => {
+        request.session.set('userId', 'ann');
+        return { id: request.session.sessionId };
+      });
+      f.get('/short', async (request) => {
+        request.session.options({ maxAge: 30_000 });
+        request.session.set('userAgent', 'changed');
+        return { id: request.session.sessionId };
+      });
+    });
+    const first = await fastify.inject('/');
+    const id = first.json().id as string;
+    const created = (await store.get(id))?.cookie.createdAt;
+    expect(created).toEqual(expect.any(Number));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const cookie = sessionCookie(first) as string;
+    const second = await fastify.inject({ url: '/short', headers: { cookie } });
+    expect(second.json().id).toBe(id);
+    const stored = await store.get(id);
+    expect(stored?.userAgent).toBe('changed');
+    expect(stored?.cookie.createdAt).toBe(created);
+  });
+});
