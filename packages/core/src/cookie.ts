@@ -157,17 +157,23 @@ export class Cookie {
    * as express-session (see `encodeCookieValue` for @fastify/cookie's rule).
    */
   serialize(name: string, value: string, encode?: (value: string) => string): string {
-    return serialize(name, value, {
-      ...(encode ? { encode } : {}),
-      expires: this.#expires ?? undefined,
-      path: this.path,
-      domain: this.domain,
-      httpOnly: this.httpOnly,
-      secure: this.secure,
-      sameSite: this.sameSite,
-      partitioned: this.partitioned === true && this.secure === true,
-      priority: this.priority,
-    });
+    // The serializer's object form: its `(name, value, options)` form copies
+    // the options with an object spread, about ten times the cost of the rest.
+    return serialize(
+      {
+        name,
+        value,
+        expires: this.#expires ?? undefined,
+        path: this.path,
+        domain: this.domain,
+        httpOnly: this.httpOnly,
+        secure: this.secure,
+        sameSite: this.sameSite,
+        partitioned: this.partitioned === true && this.secure === true,
+        priority: this.priority,
+      },
+      encode ? { encode } : undefined,
+    );
   }
 }
 

@@ -225,7 +225,14 @@ export class SessionManager<Req = unknown> {
           : undefined;
     const verified =
       typeof raw === 'string' ? unsignCookie(unquote(raw), this.secrets, this.cookiePrefix) : null;
-    const state = new RequestSession<Req>(this, input, cookieOptions, verified?.id ?? null);
+    const state = new RequestSession<Req>(
+      this,
+      input,
+      cookieOptions,
+      verified?.id ?? null,
+      // Signed with the current secret: the value to send back for this id, without signing it again.
+      verified?.secretIndex === 0 ? unquote(raw as string) : undefined,
+    );
     if (verified) {
       const id = verified.id;
       const record = await this.call('get', () => this.store.get(id), id).catch(
@@ -345,6 +352,8 @@ export class RequestSession<Req = unknown> implements SessionContext {
   /** The data snapshot prepareCommit() took, reused for the cookie and the save. */
   #committed: { session: Session; data: DataSnapshot } | null = null;
   #secretIndex = 0;
+  /** The browser's cookie value, when it was signed with the current secret. */
+  readonly #cookieValue: string | undefined;
   #touched = false;
   #clearCookie = false;
   /** Data JSON as last loaded, created or saved: what `isModified()` compares against. */
@@ -366,11 +375,13 @@ export class RequestSession<Req = unknown> implements SessionContext {
     input: RequestInput<Req>,
     cookieOptions: CookieOptions,
     cookieId: string | null,
+    cookieValue?: string,
   ) {
     this.#manager = manager;
     this.#input = input;
     this.#cookieOptions = cookieOptions;
     this.cookieId = cookieId;
+    this.#cookieValue = cookieValue;
   }
 
   /**
@@ -654,7 +665,9 @@ export class RequestSession<Req = unknown> implements SessionContext {
         this.#cookieOptions.secure === 'auto' ? this.#input.secure : this.#cookieOptions.secure;
       let site = sameSite === 'auto' ? (this.#input.secure ? 'none' : 'lax') : sameSite;
       if (isSameSiteNone(site) && secure !== true) site = 'lax';
-      return serializeCookie(manager.name, '', {
+      return serializeCookie({
+        name: manager.name,
+        value: '',
         path,
         domain,
         expires: new Date(0),
@@ -683,20 +696,25 @@ export class RequestSession<Req = unknown> implements SessionContext {
       const original = cookie.sameSite;
       cookie.sameSite = 'lax';
       try {
-        return cookie.serialize(
-          manager.name,
-          signCookie(this.id, manager.secrets[0] as SecretKey, manager.cookiePrefix),
-          manager.encodeCookieValue,
-        );
+        return cookie.serialize(manager.name, this.#signedValue(), manager.encodeCookieValue);
       } finally {
         cookie.sameSite = original;
       }
     }
-    return cookie.serialize(
-      manager.name,
-      signCookie(this.id, manager.secrets[0] as SecretKey, manager.cookiePrefix),
-      manager.encodeCookieValue,
-    );
+    return cookie.serialize(manager.name, this.#signedValue(), manager.encodeCookieValue);
+  }
+
+  /**
+   * The signed cookie value for the current id. The browser's own value when
+   * it carries this id signed with the current secret (signing is
+   * deterministic: the same string), so a re-sent cookie costs no HMAC.
+   */
+  #signedValue(): string {
+    const manager = this.#manager;
+    if (this.#cookieValue !== undefined && this.id === this.cookieId && this.#secretIndex === 0) {
+      return this.#cookieValue;
+    }
+    return signCookie(this.id, manager.secrets[0] as SecretKey, manager.cookiePrefix);
   }
 
   // --- the decisions, as express-session makes them ----------------------------

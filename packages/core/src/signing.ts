@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { SessConfigError } from './errors.js';
 
 /**
@@ -89,6 +89,30 @@ export function normalizeSecrets(
   return list as SecretKey[];
 }
 
+/**
+ * HMAC keys made from string secrets, so that a request's HMAC does not turn
+ * the secret into key material again. Bounded: an app has a few secrets; a
+ * caller signing with many different ones just stops being cached.
+ */
+const KEYS = new Map<string, KeyObject>();
+const MAX_CACHED_KEYS = 64;
+
+function keyOf(secret: SecretKey): SecretKey | KeyObject {
+  // Bytes are used as they are at each call (a Buffer can be changed in place).
+  if (typeof secret !== 'string') return secret;
+  let key = KEYS.get(secret);
+  if (key === undefined && KEYS.size < MAX_CACHED_KEYS) {
+    // The same bytes createHmac takes from a string key (UTF-8).
+    key = createSecretKey(Buffer.from(secret, 'utf8'));
+    KEYS.set(secret, key);
+  }
+  return key ?? secret;
+}
+
 function hmac(value: string, secret: SecretKey): string {
-  return createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '');
+  const mac = createHmac('sha256', keyOf(secret)).update(value).digest('base64');
+  // SHA-256 in base64 ends with one `=` of padding, which cookie-signature drops.
+  let end = mac.length;
+  while (end > 0 && mac.charCodeAt(end - 1) === 0x3d) end--;
+  return end === mac.length ? mac : mac.slice(0, end);
 }

@@ -339,6 +339,34 @@ describe('save vs touch vs nothing (a counting store)', () => {
     expect(Date.parse(after)).toBeGreaterThan(Date.parse(before));
   });
 
+  it('a re-sent cookie carries the id signed with the current secret, quoted or not, rotated or not', async () => {
+    const OLD = 'the secret of last year, long enough to pass';
+    const manager = manage(store, { resave: false, rolling: true, secret: [SECRET, OLD] });
+    await store.inner.set('resent', stored(60_000, { user: 'ann' }));
+    const value = (line: string | null) =>
+      decodeURIComponent((line ?? '').split(';')[0]?.slice('connect.sid='.length) ?? '');
+    // The browser's own value, as it sent it (the signature is deterministic).
+    const plain = await roundTrip(manager, cookieFor('resent'));
+    expect(value(plain.setCookie)).toBe(signCookie('resent', SECRET));
+    // express-session accepts a value in double quotes: what goes back has none.
+    const quoted = await roundTrip(
+      manager,
+      `connect.sid="${encodeURIComponent(signCookie('resent', SECRET))}"`,
+    );
+    expect(quoted.state.id).toBe('resent');
+    expect(value(quoted.setCookie)).toBe(signCookie('resent', SECRET));
+    // Signed with a rotated-out secret: re-signed with the current one.
+    const rotated = await roundTrip(manager, cookieFor('resent', OLD));
+    expect(rotated.state.id).toBe('resent');
+    expect(value(rotated.setCookie)).toBe(signCookie('resent', SECRET));
+    // A new id after regenerate is signed anew, never the browser's value.
+    const regenerated = await roundTrip(manager, cookieFor('resent'), async (state) => {
+      await state.session?.regenerate();
+    });
+    expect(regenerated.state.id).not.toBe('resent');
+    expect(value(regenerated.setCookie)).toBe(signCookie(regenerated.state.id, SECRET));
+  });
+
   it('rolling + resave true: saved once, never also touched', async () => {
     const { manager, cookie } = await existing({ rolling: true });
     const { setCookie } = await roundTrip(manager, cookie);

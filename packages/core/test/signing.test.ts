@@ -26,6 +26,23 @@ describe('sign / unsign', () => {
     }
   });
 
+  it('matches cookie-signature for many secrets and for Buffer secrets (keys cached or not)', () => {
+    const id = generateSessionId();
+    // More distinct string secrets than the key cache keeps, each signed twice.
+    for (let i = 0; i < 100; i++) {
+      const secret = `${SECRET} number ${i}`;
+      expect(sign(id, secret)).toBe(signature.sign(id, secret));
+      expect(sign(id, secret)).toBe(signature.sign(id, secret));
+    }
+    // A Buffer secret is read at each call: changing it changes the signature.
+    const bytes = Buffer.from(SECRET);
+    const before = sign(id, bytes);
+    expect(before).toBe(signature.sign(id, Buffer.from(SECRET)));
+    bytes[0] = 0x4b;
+    expect(sign(id, bytes)).not.toBe(before);
+    expect(sign(id, bytes)).toBe(signature.sign(id, Buffer.from(bytes)));
+  });
+
   it('is HMAC-SHA256 in base64 without padding', () => {
     const signed = sign('abc', SECRET);
     const mac = signed.slice('abc.'.length);
