@@ -3,8 +3,10 @@
 // and on Fastify, one session plugin (@fastify/session or @sess/fastify).
 // Every store is wrapped so that its operations are counted where they
 // happen, at the store.
+
+import { randomBytes } from 'node:crypto';
 import fastifySessionIncumbent from '@fastify/session';
-import { MemoryStore as CoreMemoryStore } from '@sess/core';
+import { MemoryStore as CoreMemoryStore, encryptStore } from '@sess/core';
 import sessSession from '@sess/express';
 import { fastifySession as sessFastifySession } from '@sess/fastify';
 import { MongoStore as SessMongoStore } from '@sess/store-mongo';
@@ -27,6 +29,31 @@ export const SECRET = 'benchmark secret, the same for both libraries';
 export const STORES = ['memory', 'sqlite', 'redis', 'redis-node', 'postgres', 'mongo'];
 export const LIBRARIES = ['express-session', 'sess'];
 /**
+ * Variants of a store with a sess feature on (issues 16 and 17): `<store>+users`
+ * opens the sess store with a user index (`users: { user: 'user' }`; every
+ * bench session has a `user`), `<store>+encryption` wraps it in core's
+ * `encryptStore` (AES-256-GCM, a fresh key per run). express-session's side is
+ * the plain incumbent store, so the ratio is what the feature leaves of sess's
+ * lead; compare the row with the plain store's (and its cpu µs/req) for the cost.
+ * The stress test runs on the plain stores only.
+ */
+export const VARIANT_STORES = [
+  'memory+encryption',
+  'redis+encryption',
+  'postgres+users',
+  'redis+users',
+];
+const FEATURES = new Set(['users', 'encryption']);
+
+/** `redis+users` → `{ base: 'redis', feature: 'users' }`. */
+export function splitStore(store) {
+  const [base, feature, ...rest] = String(store).split('+');
+  if (rest.length > 0 || (feature !== undefined && !FEATURES.has(feature))) {
+    throw new Error(`unknown store variant ${store}`);
+  }
+  return { base, feature };
+}
+/**
  * Fastify: @fastify/session (incumbent) and @sess/fastify, on the stores the
  * issue names. @fastify/session takes express-session's stores (its README:
  * "Compatible with stores from express-session"), so its Redis and PostgreSQL
@@ -46,13 +73,13 @@ export const SERVICE_ENV = {
 
 /** Why a store cannot run here, or null when it can. */
 export function unavailable(store) {
-  const variable = SERVICE_ENV[store];
+  const variable = SERVICE_ENV[splitStore(store).base];
   return variable && !process.env[variable] ? `${variable} is not set` : null;
 }
 
 /** The backend address of `store` from the environment (undefined for memory and SQLite). */
 export function serviceUrl(store) {
-  const variable = SERVICE_ENV[store];
+  const variable = SERVICE_ENV[splitStore(store).base];
   return variable ? process.env[variable] : undefined;
 }
 
@@ -121,15 +148,33 @@ export function counted(store, counters) {
  * the store and a function that closes everything it opened.
  */
 export async function openStore(library, store, namespace, url = serviceUrl(store)) {
+  const { base, feature } = splitStore(store);
+  if (library !== 'sess') return openPlainStore(library, base, namespace, url, {});
+  const opened = await openPlainStore(
+    library,
+    base,
+    namespace,
+    url,
+    feature === 'users' ? { users: { user: 'user' } } : {},
+  );
+  if (feature !== 'encryption') return opened;
+  return {
+    store: encryptStore(opened.store, { keys: [{ id: 'bench', key: randomBytes(32) }] }),
+    close: opened.close,
+  };
+}
+
+/** A store of `library` without variants; `more` goes into a sess store's options. */
+async function openPlainStore(library, store, namespace, url, more) {
   const ns = namespace.replace(/[^A-Za-z0-9_]/g, '_');
   if (library === 'sess') {
     switch (store) {
       case 'memory': {
-        const s = new CoreMemoryStore();
+        const s = new CoreMemoryStore(more);
         return { store: s, close: () => s.close() };
       }
       case 'sqlite': {
-        const s = new SessSqliteStore({ filename: ':memory:', table: `s_${ns}` });
+        const s = new SessSqliteStore({ filename: ':memory:', table: `s_${ns}`, ...more });
         return { store: s, close: () => s.close() };
       }
       case 'redis': {
@@ -139,14 +184,14 @@ export async function openStore(library, store, namespace, url = serviceUrl(stor
           process.env.SESS_BENCH_REDIS_AUTOPIPELINING === '0'
             ? { enableAutoPipelining: false }
             : undefined;
-        const s = new SessRedisStore({ url: url, prefix: `${ns}:sess:`, redis });
+        const s = new SessRedisStore({ url: url, prefix: `${ns}:sess:`, redis, ...more });
         return { store: s, close: () => s.close() };
       }
       case 'redis-node': {
         const client = createClient({ url: url });
         client.on('error', () => undefined);
         await client.connect();
-        const s = new SessRedisStore({ client, prefix: `${ns}:sess:` });
+        const s = new SessRedisStore({ client, prefix: `${ns}:sess:`, ...more });
         return {
           store: s,
           close: async () => {
@@ -161,6 +206,7 @@ export async function openStore(library, store, namespace, url = serviceUrl(stor
           tableName: `sess_${ns}`,
           createTableIfMissing: true,
           poolOptions: { max: 10 },
+          ...more,
         });
         return {
           store: s,
@@ -175,6 +221,7 @@ export async function openStore(library, store, namespace, url = serviceUrl(stor
           mongoUrl: url,
           dbName: 'sess_bench',
           collectionName: `sess_${ns}`,
+          ...more,
         });
         return { store: s, close: () => s.close() };
       }

@@ -20,6 +20,7 @@ import {
   LIBRARIES,
   STORES,
   unavailable,
+  VARIANT_STORES,
 } from './contenders.mjs';
 import { startServer } from './servers.mjs';
 
@@ -73,7 +74,7 @@ const FRAMEWORKS = [
     key: 'expressSession',
     sess: 'sess',
     libraries: LIBRARIES,
-    stores: STORES,
+    stores: [...STORES, ...VARIANT_STORES],
     ceiling: { library: 'none', store: '-', label: 'express, no session (ceiling)' },
     ceilingTarget: TARGET_VS_CEILING,
   },

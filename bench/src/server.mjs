@@ -74,8 +74,11 @@ app.get('/hold', (req, res) => {
   held.push(res);
 });
 
+// Each new session logs in a user of its own (10,000 of them, in turn), so the
+// `+users` variants index sessions the way logins spread over real users.
+let visitors = 0;
 app.get('/new', (req, res) => {
-  session(req).user = 'visitor';
+  session(req).user = `visitor-${visitors++ % 10_000}`;
   res.json({ ok: true });
 });
 
