@@ -4,6 +4,7 @@ import {
   type ConflictInfo,
   type ConflictPolicy,
   type CookieOptions,
+  type EncryptionOptions,
   normalizeSecrets,
   type RequestSession,
   type SecretKey,
@@ -20,6 +21,8 @@ import { FastifySession, STATE } from './session.js';
 export type {
   CallbackStore,
   CookieOptions,
+  EncryptionKey,
+  EncryptionOptions,
   ListedSession,
   SessionData,
   SessionStore,
@@ -73,6 +76,12 @@ export interface FastifySessionOptions {
    * @sess/core's README, "Absolute timeout". Default: none.
    */
   absoluteTimeout?: number;
+  /**
+   * sess: encrypt session data at rest (AES-256-GCM, a key ring for
+   * rotation): the store is wrapped with core's `encryptStore`. See
+   * @sess/core's README, "Encryption at rest". Default: none.
+   */
+  encryption?: EncryptionOptions;
 }
 
 type DecryptCallback = (err?: unknown) => void;
@@ -220,6 +229,7 @@ function createManager(
     ...(options.onConflict ? { onConflict: options.onConflict } : {}),
     ...(options.storeTimeout !== undefined ? { storeTimeout: options.storeTimeout } : {}),
     ...(options.absoluteTimeout !== undefined ? { absoluteTimeout: options.absoluteTimeout } : {}),
+    ...(options.encryption !== undefined ? { encryption: options.encryption } : {}),
   });
 }
 
