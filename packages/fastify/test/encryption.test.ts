@@ -4,6 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore, SessConfigError } from '../src/index.js';
 import { app, sessionCookie } from './helpers.js';
 
+declare module '@sess/core' {
+  interface SessionData {
+    secret: string;
+  }
+}
+
 /*
  * The `encryption` option: the store holds envelopes only, a rotated key ring
  * keeps the session, a foreign key is a fresh session (never an error page).
