@@ -22,7 +22,8 @@ const EXIT = {
 const USAGE = `usage: sess-conformance <module> [--export name] [--json report.json] [--name label]
                        [--timeout ms] [--fail-fast-within ms] [--grep text]
 
-<module> exports a store factory: \`createStore({ namespace })\` (or the default export),
+<module> exports a store factory: \`createStore({ namespace, users? })\` (or the default export;
+\`users\` is given when the suite opens a store with a user index, see the README),
 optionally \`cleanup(store)\`, \`unreachable()\`, \`capabilities\`, \`sharedResources\`,
 \`timeout\`, \`failFastWithin\`, \`defaultTtl\` and \`isolatedInstances\`.
 
