@@ -164,6 +164,16 @@ export async function openStore(library, store, namespace, url = serviceUrl(stor
   };
 }
 
+/**
+ * Delete a run's sessions (and user index) before closing: the Redis server is
+ * shared with the test suites, whose listings and scans slow down under the
+ * hundreds of thousands of keys a few bench runs would otherwise leave for a day.
+ */
+async function clearThenClose(store) {
+  await store.clear().catch(() => undefined);
+  await store.close();
+}
+
 /** A store of `library` without variants; `more` goes into a sess store's options. */
 async function openPlainStore(library, store, namespace, url, more) {
   const ns = namespace.replace(/[^A-Za-z0-9_]/g, '_');
@@ -185,7 +195,7 @@ async function openPlainStore(library, store, namespace, url, more) {
             ? { enableAutoPipelining: false }
             : undefined;
         const s = new SessRedisStore({ url: url, prefix: `${ns}:sess:`, redis, ...more });
-        return { store: s, close: () => s.close() };
+        return { store: s, close: () => clearThenClose(s) };
       }
       case 'redis-node': {
         const client = createClient({ url: url });
@@ -195,7 +205,7 @@ async function openPlainStore(library, store, namespace, url, more) {
         return {
           store: s,
           close: async () => {
-            await s.close();
+            await clearThenClose(s);
             await client.quit();
           },
         };
@@ -250,7 +260,13 @@ async function openPlainStore(library, store, namespace, url, more) {
         client.on('error', () => undefined);
         await client.connect();
         const s = new ConnectRedisStore({ client, prefix: `${ns}:es:` });
-        return { store: s, close: () => client.quit() };
+        return {
+          store: s,
+          close: async () => {
+            await Promise.resolve(s.clear()).catch(() => undefined);
+            await client.quit();
+          },
+        };
       }
       case 'postgres': {
         const pool = new pg.Pool({ connectionString: url, max: 10 });
