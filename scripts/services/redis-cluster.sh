@@ -21,7 +21,10 @@ ensure_redis() {
 
 answers() { [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; }
 cluster_info() { redis-cli -h 127.0.0.1 -p "${ports[0]}" cluster info 2>/dev/null | tr -d '\r'; }
-cluster_ok() { cluster_info | grep -qx 'cluster_state:ok'; }
+# Matched on captured output, never `| grep -q`: under pipefail an early grep exit
+# can fail the pipeline with SIGPIPE.
+has_line() { local out; out="$(cluster_info)"; [[ $'\n'"$out"$'\n' == *$'\n'"$1"$'\n'* ]]; }
+cluster_ok() { has_line 'cluster_state:ok'; }
 
 start_node() {
   local port="$1" dir="$root/$1"
@@ -56,7 +59,7 @@ if cluster_ok; then
 else
   # Restarted nodes keep their nodes.conf and converge by themselves; only a
   # cluster with no assigned slots needs creating.
-  if cluster_info | grep -qx 'cluster_slots_assigned:0'; then
+  if has_line 'cluster_slots_assigned:0'; then
     log "creating cluster"
     nodes=(); for port in "${ports[@]}"; do nodes+=("127.0.0.1:$port"); done
     redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >&2 \
