@@ -165,13 +165,43 @@ export async function openStore(library, store, namespace, url = serviceUrl(stor
 }
 
 /**
- * Delete a run's sessions (and user index) before closing: the Redis server is
+ * Delete every key of a run's namespace on the Redis at `url` (the sessions
+ * under `<ns>:` and a user index under `users:<ns>:`): the Redis server is
  * shared with the test suites, whose listings and scans slow down under the
- * hundreds of thousands of keys a few bench runs would otherwise leave for a day.
+ * hundreds of thousands of keys a few bench runs would otherwise leave for a
+ * day. A connection of its own, SCAN with a large COUNT and one UNLINK per
+ * page (the key is freed off Redis's main thread). Not the stores' `clear()`:
+ * connect-redis 9's collects every key and sends them in one DEL, which with
+ * 150,000 keys throws `RangeError: Maximum call stack size exceeded` in
+ * node-redis's argument parser (the keys are spread into one call), so a full
+ * run's keys were never deleted; sess's scans 100 keys a step. Resolves the
+ * number of keys deleted.
  */
-async function clearThenClose(store) {
-  await store.clear().catch(() => undefined);
-  await store.close();
+export async function deleteNamespace(url, ns) {
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  await client.connect();
+  let deleted = 0;
+  try {
+    for (const pattern of [`${ns}:*`, `users:${ns}:*`]) {
+      for await (const keys of client.scanIterator({ MATCH: pattern, COUNT: 1000 })) {
+        if (keys.length > 0) deleted += await client.unlink(keys);
+      }
+    }
+  } finally {
+    await client.quit().catch(() => undefined);
+  }
+  return deleted;
+}
+
+/** Close what a Redis contender opened, then delete its namespace (a failure is reported, not thrown). */
+async function closeThenDelete(url, ns, close) {
+  await close().catch(() => undefined);
+  await deleteNamespace(url, ns).catch((error) => {
+    console.error(
+      `bench: could not delete the keys of ${ns} on ${url}: ${error?.message ?? error}`,
+    );
+  });
 }
 
 /** A store of `library` without variants; `more` goes into a sess store's options. */
@@ -195,7 +225,7 @@ async function openPlainStore(library, store, namespace, url, more) {
             ? { enableAutoPipelining: false }
             : undefined;
         const s = new SessRedisStore({ url: url, prefix: `${ns}:sess:`, redis, ...more });
-        return { store: s, close: () => clearThenClose(s) };
+        return { store: s, close: () => closeThenDelete(url, ns, () => s.close()) };
       }
       case 'redis-node': {
         const client = createClient({ url: url });
@@ -204,10 +234,11 @@ async function openPlainStore(library, store, namespace, url, more) {
         const s = new SessRedisStore({ client, prefix: `${ns}:sess:`, ...more });
         return {
           store: s,
-          close: async () => {
-            await clearThenClose(s);
-            await client.quit();
-          },
+          close: () =>
+            closeThenDelete(url, ns, async () => {
+              await s.close();
+              await client.quit();
+            }),
         };
       }
       case 'postgres': {
@@ -262,10 +293,7 @@ async function openPlainStore(library, store, namespace, url, more) {
         const s = new ConnectRedisStore({ client, prefix: `${ns}:es:` });
         return {
           store: s,
-          close: async () => {
-            await Promise.resolve(s.clear()).catch(() => undefined);
-            await client.quit();
-          },
+          close: () => closeThenDelete(url, ns, () => client.quit()),
         };
       }
       case 'postgres': {

@@ -4,6 +4,14 @@
 // `stop()` that lets it close its store.
 import { spawn } from 'node:child_process';
 
+/**
+ * How long `stop()` waits after SIGTERM before SIGKILL. A server lets its
+ * in-flight store calls finish (up to 10 s) and then deletes its keys: a Redis
+ * contender after a full run holds 150k+ sessions, which a kill at 5 s left
+ * on the shared Redis. A server that closes in time is not waited for longer.
+ */
+export const STOP_GRACE_MS = 60_000;
+
 /** The server script of each framework. */
 export const SERVER_SCRIPTS = {
   express: new URL('./server.mjs', import.meta.url).pathname,
@@ -32,12 +40,23 @@ export function startServer(
         child.removeAllListeners('exit');
         resolve({
           url: `http://127.0.0.1:${match[1]}`,
+          pid: child.pid,
+          // Resolves how the process ended: `{ code, signal }` (signal 'SIGKILL'
+          // when it did not close within STOP_GRACE_MS, and is then reported).
           stop: () =>
             new Promise((done) => {
-              if (child.exitCode !== null) return done();
-              child.once('exit', done);
+              if (child.exitCode !== null || child.signalCode !== null) {
+                return done({ code: child.exitCode, signal: child.signalCode });
+              }
+              child.once('exit', (code, signal) => done({ code, signal }));
               child.kill('SIGTERM');
-              setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+              setTimeout(() => {
+                if (child.exitCode !== null || child.signalCode !== null) return;
+                console.error(
+                  `bench: server ${framework} ${library}/${store} did not close within ${STOP_GRACE_MS} ms of SIGTERM; killed (its store may have kept its keys)`,
+                );
+                child.kill('SIGKILL');
+              }, STOP_GRACE_MS).unref();
             }),
         });
       }

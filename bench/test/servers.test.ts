@@ -183,3 +183,85 @@ for (const { framework, libraries, stores } of FRAMEWORKS) {
     }
   });
 }
+
+// A Redis contender deletes its keys when its server stops, however many a run
+// left: a full run leaves 150k+ sessions per contender, and connect-redis's
+// clear() throws a RangeError on that many (one DEL with every key spread into
+// one call), so they stayed on the Redis the test suites share.
+// Each server here gets 20,000 extra keys under its namespace (as many
+// sessions, written straight to Redis), and must exit by itself (code 0, no
+// SIGKILL) with none of its namespace's keys left.
+const REDIS_CONTENDERS = [
+  { framework: 'express', library: 'sess', store: 'redis', prefix: 'bench_', sub: 'sess' },
+  { framework: 'express', library: 'sess', store: 'redis-node', prefix: 'bench_', sub: 'sess' },
+  { framework: 'express', library: 'sess', store: 'redis+users', prefix: 'bench_', sub: 'sess' },
+  {
+    framework: 'express',
+    library: 'express-session',
+    store: 'redis',
+    prefix: 'bench_',
+    sub: 'es',
+  },
+  {
+    framework: 'fastify',
+    library: '@fastify/session',
+    store: 'redis',
+    prefix: 'benchf_',
+    sub: 'es',
+  },
+  {
+    framework: 'fastify',
+    library: '@sess/fastify',
+    store: 'redis',
+    prefix: 'benchf_',
+    sub: 'sess',
+  },
+] as const;
+const EXTRA_KEYS = 20_000;
+
+describe('bench servers: Redis contenders delete their keys on stop', () => {
+  const service = services.get('redis');
+  const url = service?.env?.SESS_REDIS_URL;
+  for (const { framework, library, store, prefix, sub } of REDIS_CONTENDERS) {
+    it.skipIf(Boolean(service?.skip))(
+      `${framework} ${library} / ${store}${service?.skip ? ` (SKIPPED: ${service.skip})` : ''}: no key of its namespace left, exit without SIGKILL`,
+      async () => {
+        const { createClient } = await import('redis');
+        const client = createClient({ url });
+        await client.connect();
+        const server = await startServer({ framework, library, store }, [], {
+          ...process.env,
+          ...service?.env,
+        });
+        const ns = `${prefix}${server.pid}`;
+        const count = async (pattern: string) => {
+          let n = 0;
+          for await (const keys of client.scanIterator({ MATCH: pattern, COUNT: 1000 })) {
+            n += keys.length;
+          }
+          return n;
+        };
+        try {
+          const cookie = await seed(server.url, 0);
+          expect((await get(server.url, '/write', cookie)).body).toEqual({ n: 1 });
+          const session = JSON.stringify({ cookie: { originalMaxAge: 3_600_000 }, n: 0 });
+          for (let i = 0; i < EXTRA_KEYS; i += 1000) {
+            const batch: [string, string][] = [];
+            for (let j = i; j < i + 1000; j++) batch.push([`${ns}:${sub}:extra${j}`, session]);
+            await client.mSet(batch);
+          }
+          expect(await count(`${ns}:*`)).toBe(EXTRA_KEYS + 1);
+          if (store === 'redis+users') expect(await count(`users:${ns}:*`)).toBeGreaterThan(0);
+          const ended = await server.stop();
+          expect(ended).toEqual({ code: 0, signal: null });
+          expect(await count(`${ns}:*`)).toBe(0);
+          expect(await count(`users:${ns}:*`)).toBe(0);
+        } finally {
+          await server.stop();
+          await client.quit();
+        }
+      },
+      60_000,
+    );
+  }
+});
