@@ -20,6 +20,7 @@ import {
   type DestroyOptions,
   type ListedSession,
   type RegenerateOptions,
+  refillSession,
   Session,
   type SessionClass,
   type SessionContext,
@@ -487,9 +488,14 @@ export class RequestSession<Req = unknown> implements SessionContext {
     if (!usable(record) || this.#manager.pastAbsoluteTimeout(record)) {
       throw new SessError('SESS_NOT_FOUND', 'failed to load session');
     }
-    this.session = new this.#manager.sessionClass(this, id, record);
-    this.#stampCreated(this.session);
-    const data = snapshotData(this.session);
+    const fresh = new this.#manager.sessionClass(this, id, record);
+    // The same object, refilled, when it is this id's: see refillSession.
+    const current = this.session;
+    if (current !== null && current.id === id) refillSession(current, fresh);
+    else this.session = fresh;
+    const session = this.session as Session;
+    this.#stampCreated(session);
+    const data = snapshotData(session);
     this.#persistedJson = data.json;
     this.#saved = false;
     this.#base = { cookie: { ...record.cookie }, data };

@@ -262,6 +262,28 @@ export function sessionDataJson(session: Session): string {
   return JSON.stringify(data);
 }
 
+/**
+ * Make `target` hold what `source` holds (the cookie and the data, own
+ * properties only), keeping `target` the same object. `reload()` uses it so
+ * that a reference an app kept (socket.io's documented
+ * `const session = socket.request.session; session.reload(() => {
+ * session.count++; session.save(); })`) is the reloaded session: in
+ * express-session, where `reload` makes a new object, that pattern still
+ * works because the old object saves itself whole.
+ */
+export function refillSession(target: Session, source: Session): void {
+  for (const key of Object.getOwnPropertyNames(target)) {
+    delete (target as unknown as Record<string, unknown>)[key];
+  }
+  for (const key of Object.getOwnPropertyNames(source)) {
+    Object.defineProperty(
+      target,
+      key,
+      Object.getOwnPropertyDescriptor(source, key) as PropertyDescriptor,
+    );
+  }
+}
+
 /** A plain record for the store: `{ cookie, ...data }`, no class instances at the top. */
 export function sessionToRecord(session: Session): SessionRecord {
   const cookie: StoredCookie = { originalMaxAge: session.cookie.originalMaxAge };

@@ -525,6 +525,29 @@ describe('a whole browser flow', () => {
     await expect(state.session?.reload()).rejects.toMatchObject({ code: 'SESS_NOT_FOUND' });
   });
 
+  it('reload refills the same session object, so a reference kept before it saves what it holds after', async () => {
+    const manager = manage(store);
+    await store.inner.set('k', stored(60_000, { v: 1, gone: true }));
+    const state = (await manager.load({
+      request: {},
+      cookieHeader: cookieFor('k'),
+      secure: false,
+    })) as RequestSession;
+    const kept = state.session as unknown as Record<string, unknown> & {
+      reload(): Promise<void>;
+      save(): Promise<void>;
+    };
+    await store.inner.set('k', stored(60_000, { v: 2, other: 'x' }));
+    await kept.reload();
+    expect(state.session).toBe(kept);
+    expect(Object.keys(kept)).toEqual(['cookie', 'v', 'other']);
+    expect(kept['gone']).toBeUndefined();
+    kept['count'] = 1;
+    await kept.save();
+    const saved = (await store.inner.get('k')) as Record<string, unknown>;
+    expect(saved).toMatchObject({ v: 2, other: 'x', count: 1 });
+    expect(saved['gone']).toBeUndefined();
+  });
   it("unset 'destroy': deleting req.session destroys the record; 'keep' leaves it", async () => {
     for (const unset of ['destroy', 'keep'] as const) {
       await store.inner.set('u', stored(60_000, { v: 1 }));
