@@ -91,6 +91,13 @@ export interface PostgresStoreOptions {
    * Default: none (the table and every statement stay as connect-pg-simple's).
    */
   users?: UserIndexOptions;
+  /**
+   * Send the store's statements as named (prepared) statements, parsed and planned once per
+   * connection instead of on every call. Default `true`. Turn it off behind a connection pooler
+   * that cannot keep prepared statements across transactions (PgBouncer in transaction mode
+   * before 1.21, or without `max_prepared_statements`).
+   */
+  prepare?: boolean;
 }
 
 const NAME = 'postgres';
@@ -111,6 +118,7 @@ const KNOWN_OPTIONS = [
   'conObject',
   'errorLog',
   'users',
+  'prepare',
 ] as const;
 
 const INCUMBENT_OPTIONS = {
@@ -135,6 +143,8 @@ const USER_COLUMN = 'sess_user';
 const CREATED_COLUMN = 'sess_created';
 /** deadlock_detected: two capped writes moving sessions between two users at once. */
 const DEADLOCK = '40P01';
+/** feature_not_supported: "cached plan must not change result type" (see `#stalePlan`). */
+const FEATURE_NOT_SUPPORTED = '0A000';
 /** jsonb refuses some JSON that json stores: `\u0000`, lone surrogates. */
 const NOT_JSONB = new Set(['22P05', '22P02']);
 /** Driver and server codes that mean "the database is not reachable right now". */
@@ -175,6 +185,8 @@ export class PostgresStore implements SessionStore {
   readonly #pruneLock: string;
   readonly #userLock: string;
   readonly #users: UserIndex | undefined;
+  /** Statement text -> prepared statement name; `undefined` with `prepare: false`. */
+  #names: Map<string, string> | undefined;
   #ready: Promise<void> | undefined;
   #pruner: Pruner | undefined;
   #closed = false;
@@ -217,6 +229,10 @@ export class PostgresStore implements SessionStore {
       ? `${pg.escapeIdentifier(options.schemaName)}.${pg.escapeIdentifier(tableName)}`
       : pg.escapeIdentifier(tableName);
     this.#sql = statements(this.table, tableName);
+    if (options.prepare !== undefined && typeof options.prepare !== 'boolean') {
+      throw new SessConfigError('postgres store: prepare must be a boolean');
+    }
+    this.#names = options.prepare === false ? undefined : statementNames(this.#sql);
     this.#pruneLock = `sess:store-postgres:prune:${this.table}`;
     this.#userLock = `sess:store-postgres:user:${this.table}`;
     const users = resolveUserIndex(options.users, 'postgres store');
@@ -480,9 +496,9 @@ export class PostgresStore implements SessionStore {
         this.#userLock,
         user,
       ]);
-      const result = await client.query(text, values);
+      const result = await client.query(this.#named(text, values));
       if (result.rowCount === 1) {
-        await client.query(this.#sql.trimUser, [user, id, Date.now(), cap - 1]);
+        await client.query(this.#named(this.#sql.trimUser, [user, id, Date.now(), cap - 1]));
       }
       return result;
     });
@@ -550,6 +566,32 @@ export class PostgresStore implements SessionStore {
     );
   }
 
+  /**
+   * The statement as a named (prepared) one: PostgreSQL parses and plans it
+   * once per connection, not on every call. Every statement text of this store
+   * has a name of its own (a hash of the text, so two stores on one pool with
+   * different tables never share one); with `prepare: false`, unnamed.
+   */
+  #named(text: string, values: unknown[]): pg.QueryConfig {
+    const name = this.#names?.get(text);
+    return name === undefined ? { text, values } : { name, text, values };
+  }
+
+  /**
+   * Whether `error` is PostgreSQL refusing a prepared statement whose result
+   * columns changed type since it was prepared (a migration turned `sess` into
+   * `jsonb` under a running app): that statement stays unusable on its
+   * connection, so the store goes on with unnamed statements, and the caller
+   * runs the statement once more.
+   */
+  #stalePlan(error: unknown): boolean {
+    if (this.#names === undefined) return false;
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (code !== FEATURE_NOT_SUPPORTED || !String(message).includes('cached plan')) return false;
+    this.#names = undefined;
+    return true;
+  }
+
   #expiresAt(session: SessionRecord): number {
     return sessionExpiresAt(session, this.#ttl);
   }
@@ -566,7 +608,12 @@ export class PostgresStore implements SessionStore {
       (async () => {
         try {
           await this.#ensureTable();
-          return await this.pool.query(text, values);
+          try {
+            return await this.pool.query(this.#named(text, values));
+          } catch (error) {
+            if (!this.#stalePlan(error)) throw error;
+            return await this.pool.query(this.#named(text, values));
+          }
         } catch (cause) {
           throw storeError(operation, cause);
         }
@@ -605,7 +652,9 @@ export class PostgresStore implements SessionStore {
           try {
             return await once();
           } catch (error) {
-            if ((error as { code?: unknown }).code !== DEADLOCK) throw error;
+            if ((error as { code?: unknown }).code !== DEADLOCK && !this.#stalePlan(error)) {
+              throw error;
+            }
             return await once();
           }
         } catch (cause) {
@@ -789,6 +838,19 @@ function statements(table: string, tableName: string) {
     destroyIfSameText: `DELETE FROM ${table}
       WHERE sid = $1 AND expire > ${ts(3)} AND sess::text = $2::text`,
   };
+}
+
+/**
+ * A prepared-statement name for each statement text: `sess_` and 24 hex digits
+ * of its SHA-256 (PostgreSQL keeps 63 bytes of a name; equal texts share a name,
+ * which is what pg expects of a name).
+ */
+function statementNames(sql: Record<string, string>): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const text of Object.values(sql)) {
+    names.set(text, `sess_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`);
+  }
+  return names;
 }
 
 /**

@@ -288,5 +288,59 @@ describe.skipIf(skip)('PostgresStore', () => {
     // 32 characters but 64 bytes: PostgreSQL would truncate it.
     expect(() => new PostgresStore({ pool, tableName: 'é'.repeat(32) })).toThrow(SessConfigError);
     expect(() => new PostgresStore({ pool, ttl: 0 })).toThrow(SessConfigError);
+    expect(() => new PostgresStore({ pool, prepare: 'no' as unknown as boolean })).toThrow(
+      /postgres store: prepare must be a boolean/,
+    );
+  });
+
+  it('sends named statements, prepared once per connection; prepare: false sends them unnamed', async () => {
+    // One connection per pool, so pg_prepared_statements is the store's connection's.
+    const one = new pg.Pool({ connectionString: url, max: 1 });
+    const unnamed = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      const a = open({ pool: one });
+      const b = open({ pool: one }); // another table on the same connection
+      const c = open({ pool: unnamed, prepare: false });
+      for (const store of [a, b, c]) {
+        for (let i = 0; i < 3; i++) {
+          await store.set('s', record({ i }));
+          const read = await store.get('s');
+          expect(read?.i).toBe(i);
+          expect(await store.compareAndSet('s', read, record({ i: i + 10 }))).toBe(true);
+        }
+      }
+      const prepared = async (p: pg.Pool) =>
+        (await p.query('SELECT name, statement FROM pg_prepared_statements ORDER BY name')).rows;
+      const named = await prepared(one);
+      const names = named.map((row) => row.name as string);
+      expect(names.every((name) => /^sess_[0-9a-f]{24}$/.test(name))).toBe(true);
+      // set, get and compareAndSet of each table, each parsed once
+      for (const store of [a, b]) {
+        const own = named.filter((row) => String(row.statement).includes(store.table));
+        expect(own.length).toBe(3);
+      }
+      expect(new Set(names).size).toBe(names.length);
+      expect(await prepared(unnamed)).toEqual([]);
+    } finally {
+      await one.end();
+      await unnamed.end();
+    }
+  });
+
+  it('a migration that changes a column type under a running store: it goes on, unnamed', async () => {
+    const one = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      const store = open({ pool: one });
+      await store.set('s', record({ v: 1 }));
+      expect((await store.get('s'))?.v).toBe(1); // the SELECT is now prepared on this connection
+      await one.query(`ALTER TABLE ${store.table} ALTER COLUMN sess TYPE jsonb`);
+      // PostgreSQL refuses the prepared SELECT ("cached plan must not change result type").
+      const read = await store.get('s');
+      expect(read?.v).toBe(1);
+      expect(await store.compareAndSet('s', read, record({ v: 2 }))).toBe(true);
+      expect((await store.get('s'))?.v).toBe(2);
+    } finally {
+      await one.end();
+    }
   });
 });
