@@ -9,6 +9,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import flash from 'connect-flash';
 import { csrfSync } from 'csrf-sync';
+import csurf from 'csurf';
 import express from 'express';
 import expressSession from 'express-session';
 import lusca from 'lusca';
@@ -232,6 +233,47 @@ describe.each(LIBRARIES)(
   },
 );
 
+describe.each(LIBRARIES)(
+  'csurf (its secret in the session, no cookie option), on %s',
+  (_name, library) => {
+    it('the token of a page is accepted once the session holds its secret; others are refused', async () => {
+      const server = express();
+      server.use(express.urlencoded({ extended: false }));
+      server.use(library({ resave: false, saveUninitialized: false }));
+      server.use(csurf());
+      server.get('/form', (req, res) => {
+        res.json({ token: (req.csrfToken as () => string)() });
+      });
+      server.post('/comment', (_req, res) => {
+        res.json({ ok: true });
+      });
+      server.use(
+        (
+          err: Error & { code?: string },
+          _req: express.Request,
+          res: express.Response,
+          _next: express.NextFunction,
+        ) => {
+          res.status(err.code === 'EBADCSRFTOKEN' ? 403 : 500).json({ error: err.message });
+        },
+      );
+      const agent = request.agent(server);
+      const form = await agent.get('/form');
+      expect(setCookie(form.headers)).toBeDefined();
+      const token = form.body.token as string;
+      expect((await agent.post('/comment').type('form').send({ _csrf: token })).status).toBe(200);
+      // A second page's token works too (same secret, new salt).
+      const again = (await agent.get('/form')).body.token as string;
+      expect(again).not.toBe(token);
+      expect((await agent.post('/comment').set('csrf-token', again)).status).toBe(200);
+      expect((await agent.post('/comment').type('form').send({ _csrf: 'forged' })).status).toBe(
+        403,
+      );
+      expect((await request(server).post('/comment').set('csrf-token', token)).status).toBe(403);
+    });
+  },
+);
+
 describe.each(LIBRARIES)('lusca.csrf (its secret in the session), on %s', (_name, library) => {
   it('a page issues a token that the next POST must carry', async () => {
     const server = express();
@@ -329,7 +371,58 @@ describe.each(LIBRARIES)(
       return client;
     }
 
+    /** socket.io's documented Passport setup: both middlewares on the handshake only. */
+    async function startWithPassport() {
+      const auth = new passport.Passport();
+      auth.use(new LocalStrategy((username, _password, done) => done(null, { id: username })));
+      auth.serializeUser((user, done) => done(null, (user as User).id));
+      auth.deserializeUser((id: string, done) => done(null, { id }));
+      const middleware = library({ resave: false, saveUninitialized: false });
+      const app = express();
+      app.use(express.urlencoded({ extended: false }));
+      app.use(middleware);
+      app.use(auth.session());
+      app.post('/login', auth.authenticate('local'), (_req, res) => {
+        res.json({ ok: true });
+      });
+      http = createServer(app);
+      io = new SocketServer(http);
+      const onlyForHandshake =
+        (handler: Middleware) =>
+        (
+          req: express.Request & { _query?: { sid?: string } },
+          res: express.Response,
+          next: (err?: unknown) => void,
+        ) => {
+          if (req._query?.sid === undefined) handler(req, res, next);
+          else next();
+        };
+      io.engine.use(onlyForHandshake(middleware));
+      io.engine.use(onlyForHandshake(auth.session()));
+      io.on('connection', (socket) => {
+        const user = (socket.request as express.Request).user as User | undefined;
+        socket.emit('hello', { user: user?.id ?? null });
+      });
+      http.listen(0, '127.0.0.1');
+      await once(http, 'listening');
+      return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    }
+
     for (const transport of ['polling', 'websocket'] as const) {
+      it(`over ${transport}: passport's user reaches the socket (socket.io's Passport example)`, async () => {
+        const url = await startWithPassport();
+        const login = await request(url)
+          .post('/login')
+          .type('form')
+          .send({ username: 'ada', password: 'x' });
+        expect(login.status).toBe(200);
+        const cookie = pair(setCookie(login.headers));
+        const client = connect(url, cookie, transport);
+        expect(await greeting<{ user: string | null }>(client)).toEqual({ user: 'ada' });
+        const anonymous = connect(url, undefined, transport);
+        expect(await greeting<{ user: string | null }>(anonymous)).toEqual({ user: null });
+      });
+
       it(`over ${transport}: the socket sees the session logged in over HTTP, and its saves reach HTTP`, async () => {
         const url = await start({ resave: false, saveUninitialized: false });
         const login = await request(url).post('/login');
