@@ -42,6 +42,23 @@ const LIBRARIES: [string, (options: Options) => Middleware][] = [
   ['@sess/express', (o) => session({ secret: SECRET, ...o }) as unknown as Middleware],
 ];
 
+/**
+ * The error handler each app ends with: the error's message as JSON, with
+ * the status the library chose (on the error, as http-errors sets it, or,
+ * as lusca does, on the response), else 500.
+ */
+function jsonErrors(
+  err: Error & { status?: number; code?: string },
+  _req: express.Request,
+  res: express.Response,
+  _next: express.NextFunction,
+): void {
+  const status =
+    err.status ??
+    (err.code === 'EBADCSRFTOKEN' ? 403 : res.statusCode >= 400 ? res.statusCode : 500);
+  res.status(status).json({ error: err.message });
+}
+
 interface User {
   id: string;
 }
@@ -82,11 +99,7 @@ function passportApp(library: (o: Options) => Middleware, keepSessionInfo: boole
       res.json({ user: (req.user as User | undefined)?.id ?? null });
     });
   });
-  app.use(
-    (err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-      res.status(500).json({ error: err.message });
-    },
-  );
+  app.use(jsonErrors);
   return app;
 }
 
@@ -206,16 +219,7 @@ describe.each(LIBRARIES)(
       server.post('/transfer', csrfSynchronisedProtection, (_req, res) => {
         res.json({ ok: true });
       });
-      server.use(
-        (
-          err: Error & { status?: number },
-          _req: express.Request,
-          res: express.Response,
-          _next: express.NextFunction,
-        ) => {
-          res.status(err.status ?? 500).json({ error: err.message });
-        },
-      );
+      server.use(jsonErrors);
       return server;
     }
 
@@ -247,16 +251,7 @@ describe.each(LIBRARIES)(
       server.post('/comment', (_req, res) => {
         res.json({ ok: true });
       });
-      server.use(
-        (
-          err: Error & { code?: string },
-          _req: express.Request,
-          res: express.Response,
-          _next: express.NextFunction,
-        ) => {
-          res.status(err.code === 'EBADCSRFTOKEN' ? 403 : 500).json({ error: err.message });
-        },
-      );
+      server.use(jsonErrors);
       const agent = request.agent(server);
       const form = await agent.get('/form');
       expect(setCookie(form.headers)).toBeDefined();
@@ -286,18 +281,7 @@ describe.each(LIBRARIES)('lusca.csrf (its secret in the session), on %s', (_name
     server.post('/comment', (_req, res) => {
       res.json({ ok: true });
     });
-    server.use(
-      (
-        err: Error & { status?: number },
-        _req: express.Request,
-        res: express.Response,
-        _next: express.NextFunction,
-      ) => {
-        // lusca sets the 403 on the response, not on the error.
-        res.status(err.status ?? (res.statusCode >= 400 ? res.statusCode : 500));
-        res.json({ error: err.message });
-      },
-    );
+    server.use(jsonErrors);
     const agent = request.agent(server);
     const token = (await agent.get('/form')).body.token as string;
     expect(typeof token).toBe('string');
