@@ -349,6 +349,14 @@ export class MongoStore implements SessionStore {
         await this.collection.deleteOne({ _id: id });
         return;
       }
+      // On FerretDB v1 an upsert, like every filtered command, first reads the collection
+      // by a sequential scan (see #insertNew), while an insert only probes the unique `_id`
+      // index. Core calls `set` for new sessions, whose id is not stored yet: insert, and
+      // upsert only when the id exists. On MongoDB the upsert is one indexed operation.
+      if (this.#ferretdb && (await this.#insertNew(id, session, expires))) {
+        if (this.#users) await this.#capAfter(id, session, undefined);
+        return;
+      }
       await upsert(this.collection, id, this.#update(session, expires));
       // `set` does not know the user the document had: a capped user is checked on every set
       // (core uses `set` for new sessions only, which always need the check).
@@ -479,12 +487,31 @@ export class MongoStore implements SessionStore {
     next: SessionRecord,
   ): Promise<boolean> {
     const expires = this.#expiresAt(next);
-    if (this.#ferretdb) {
-      return (await this.#withLock(id, () => this.#swap(id, expected, next, expires))) ?? false;
-    }
     const now = new Date();
+    const live = expires.getTime() > now.getTime();
+    if (this.#ferretdb) {
+      // An absent session is created by a plain insert: it succeeds only if no document has
+      // the id (the unique index decides, no lock needed, no collection scan). A document
+      // there, even an expired one, is left to the locked path below.
+      if (expected === null && live && (await this.#insertNew(id, next, expires))) return true;
+      const written = await this.#withLock(id, async () => {
+        // Under the lock no other compareAndSet or touch of this store writes the document,
+        // so the filtered update is a compare-and-set here too. It is one read of the
+        // collection (every filtered command on FerretDB v1 is a sequential scan), where
+        // reading first and then updating would be two.
+        if (
+          expected !== null &&
+          live &&
+          (await this.#updateIfStored(id, expected, next, expires, now))
+        ) {
+          return true;
+        }
+        return this.#swap(id, expected, next, expires);
+      });
+      return written ?? false;
+    }
     if (expected === null) {
-      if (expires.getTime() <= now.getTime()) return this.#swap(id, expected, next, expires);
+      if (!live) return this.#swap(id, expected, next, expires);
       // Matches an expired document, or inserts; a live one makes the insert a duplicate key.
       try {
         await this.collection.updateOne(
@@ -496,14 +523,49 @@ export class MongoStore implements SessionStore {
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
       }
-    } else if (expires.getTime() > now.getTime()) {
-      const written = await this.collection.updateOne(
-        { _id: id, expires: { $gt: now }, session: this.#stored(expected) },
-        this.#update(next, expires),
-      );
-      if (written.matchedCount === 1) return true;
+    } else if (live && (await this.#updateIfStored(id, expected, next, expires, now))) {
+      return true;
     }
     return this.#swap(id, expected, next, expires);
+  }
+
+  /**
+   * The fast compare-and-set: one update that matches only a live document whose
+   * `session` is exactly what this store writes for `expected`. Not matching proves
+   * nothing (another form of the same record), so the caller then compares on a read.
+   */
+  async #updateIfStored(
+    id: string,
+    expected: SessionRecord,
+    next: SessionRecord,
+    expires: Date,
+    now: Date,
+  ): Promise<boolean> {
+    const written = await this.collection.updateOne(
+      { _id: id, expires: { $gt: now }, session: this.#stored(expected) },
+      this.#update(next, expires),
+    );
+    return written.matchedCount === 1;
+  }
+
+  /**
+   * Insert the document of a session whose id is not stored: `false` when a document
+   * (live or expired) already has the id. On FerretDB v1 it is the first try of `set` and
+   * of compareAndSet from `null`, being the one write that does not read the collection
+   * first: FerretDB turns the filter of every find, update, delete and findAndModify into
+   * `_jsonb->'_id' @> $1`, which its btree index on `_jsonb->'_id'` cannot serve, so
+   * PostgreSQL scans (and detoasts) every document; an insert only meets the unique index.
+   * (On MongoDB, filters on `_id` use the index; there this serves the slow path only.)
+   */
+  async #insertNew(id: string, session: SessionRecord, expires: Date): Promise<boolean> {
+    try {
+      const created = this.#timestamps ? { createdAt: new Date() } : {};
+      await this.collection.insertOne({ _id: id, ...this.#fields(session, expires), ...created });
+      return true;
+    } catch (error) {
+      if (isDuplicateKey(error)) return false;
+      throw error;
+    }
   }
 
   /**
@@ -641,14 +703,7 @@ export class MongoStore implements SessionStore {
     if (!sameRecord(current, expected)) return false;
     if (doc === null) {
       if (expires.getTime() <= Date.now()) return true;
-      try {
-        const created = this.#timestamps ? { createdAt: new Date() } : {};
-        await this.collection.insertOne({ _id: id, ...this.#fields(next, expires), ...created });
-        return true;
-      } catch (error) {
-        if (isDuplicateKey(error)) return false;
-        throw error;
-      }
+      return this.#insertNew(id, next, expires);
     }
     // The document as read: its session in its own form, and its expiry.
     const unchanged = { _id: id, session: doc.session, expires: doc.expires };

@@ -292,6 +292,124 @@ describe.skipIf(skipReason)(`MongoStore against ${mongoUrl || '(no server)'}`, (
     });
   });
 
+  describe('commands per operation (what the server is asked)', () => {
+    /**
+     * The commands a store sends, as `name collection`, through a client of its own
+     * that reports them. On FerretDB v1 every find, update and delete reads the whole
+     * collection (its `_id` filter becomes a `@>` test its btree index cannot serve), an
+     * insert does not: the per-request writes must not read more than they need to.
+     */
+    const monitored = async () => {
+      const own = new MongoClient(mongoUrl, { monitorCommands: true });
+      const sent: string[] = [];
+      own.on('commandStarted', (event) => {
+        const target = event.command[event.commandName];
+        if (typeof target === 'string') sent.push(`${event.commandName} ${target}`);
+      });
+      const store = new MongoStore({
+        client: own,
+        dbName: TEST_DB,
+        collectionName: uniqueName('cmd'),
+      });
+      await store.ready();
+      const name = store.collection.collectionName;
+      const take = () => {
+        const out = sent.map((line) =>
+          line.replace(`${name}_locks`, 'locks').replace(name, 'sessions'),
+        );
+        sent.length = 0;
+        return out;
+      };
+      take();
+      return {
+        store,
+        take,
+        close: async () => {
+          await store.collection.drop().catch(() => undefined);
+          await own
+            .db(TEST_DB)
+            .collection(`${name}_locks`)
+            .drop()
+            .catch(() => undefined);
+          await store.close();
+          await own.close();
+        },
+      };
+    };
+
+    it('new session, read, changed session, new session by compareAndSet', async () => {
+      const { store, take, close } = await monitored();
+      try {
+        await store.set('fresh', record({ n: 1 }));
+        expect(take()).toEqual(ferretdb ? ['insert sessions'] : ['update sessions']);
+
+        const current = await store.get('fresh');
+        expect(current?.n).toBe(1);
+        expect(take()).toEqual(['find sessions']);
+
+        expect(await store.compareAndSet('fresh', current, record({ n: 2 }))).toBe(true);
+        expect(take()).toEqual(
+          ferretdb ? ['insert locks', 'update sessions', 'delete locks'] : ['update sessions'],
+        );
+        expect((await store.get('fresh'))?.n).toBe(2);
+        take();
+
+        expect(await store.compareAndSet('other', null, record({ n: 1 }))).toBe(true);
+        expect(take()).toEqual(ferretdb ? ['insert sessions'] : ['update sessions']);
+        expect((await store.get('other'))?.n).toBe(1);
+      } finally {
+        await close();
+      }
+    });
+
+    it('on an id already stored, the insert gives way: set overwrites, compareAndSet from null compares', async () => {
+      const { store, take, close } = await monitored();
+      try {
+        await store.set('taken', record({ n: 1 }));
+        take();
+        await store.set('taken', record({ n: 2 }));
+        expect(take()).toEqual(
+          ferretdb ? ['insert sessions', 'update sessions'] : ['update sessions'],
+        );
+        expect((await store.get('taken'))?.n).toBe(2);
+
+        // A live session is not absent; an expired one is, and is replaced.
+        expect(await store.compareAndSet('taken', null, record({ n: 3 }))).toBe(false);
+        expect((await store.get('taken'))?.n).toBe(2);
+        await store.collection.updateOne({ _id: 'taken' }, { $set: { expires: minutesAgo(1) } });
+        expect(await store.compareAndSet('taken', null, record({ n: 4 }))).toBe(true);
+        expect((await store.get('taken'))?.n).toBe(4);
+
+        // A compareAndSet whose expected record is stored in another form (here a
+        // sub-document) still succeeds, through the read-and-compare path.
+        const current = await store.get('taken');
+        await store.collection.updateOne(
+          { _id: 'taken' },
+          { $set: { session: JSON.parse(JSON.stringify(current)) } },
+        );
+        take();
+        expect(await store.compareAndSet('taken', current, record({ n: 5 }))).toBe(true);
+        expect(take()).toEqual(
+          ferretdb
+            ? [
+                'insert locks',
+                'update sessions',
+                'find sessions',
+                'update sessions',
+                'delete locks',
+              ]
+            : ['update sessions', 'find sessions', 'update sessions'],
+        );
+        expect((await store.get('taken'))?.n).toBe(5);
+        // And a stale expected record is refused.
+        expect(await store.compareAndSet('taken', current, record({ n: 6 }))).toBe(false);
+        expect((await store.get('taken'))?.n).toBe(5);
+      } finally {
+        await close();
+      }
+    });
+  });
+
   describe('close', () => {
     it('leaves a client it was given open and usable', async () => {
       const store = storeWith();
