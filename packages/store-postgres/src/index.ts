@@ -453,10 +453,41 @@ export class PostgresStore implements SessionStore {
           [id, encode('compareAndSet', next), expire, want, now, user, created],
         ]
       : [this.#sql.destroyIfSame, this.#sql.destroyIfSameText, [id, want, now]];
+    if (
+      live &&
+      user !== null &&
+      this.#users !== undefined &&
+      this.#users.maxSessionsPerUser !== Number.POSITIVE_INFINITY &&
+      this.#users.userOf(expected) === user
+    ) {
+      // The session stays its user's: when the row's index column already
+      // names that user, the write gives the user no new session, so it needs
+      // neither the cap's lock nor its trim: one statement. Otherwise (the
+      // record changed, or the column is stale because connect-pg-simple
+      // rewrote the row) the capped transaction below decides.
+      const kept = (text: string) => this.#query('compareAndSet', text, values);
+      const { updateIfSameUserKept, updateIfSameTextUserKept } = this.#sql;
+      if (await this.#semanticThenText(kept, updateIfSameUserKept, updateIfSameTextUserKept)) {
+        return true;
+      }
+    }
     const run = (text: string) =>
       live
         ? this.#write('compareAndSet', text, values, id, user)
         : this.#query('compareAndSet', text, values);
+    return this.#semanticThenText(run, semantic, textual);
+  }
+
+  /**
+   * Run the statement comparing as `jsonb`; when PostgreSQL refuses the
+   * record as jsonb (see `NOT_JSONB`), its twin comparing as text. Resolves
+   * whether it changed a row.
+   */
+  async #semanticThenText(
+    run: (text: string) => Promise<pg.QueryResult>,
+    semantic: string,
+    textual: string,
+  ): Promise<boolean> {
     try {
       return (await run(semantic)).rowCount === 1;
     } catch (error) {
@@ -492,10 +523,7 @@ export class PostgresStore implements SessionStore {
       return this.#query(operation, text, values);
     }
     return this.#transaction(operation, async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
-        this.#userLock,
-        user,
-      ]);
+      await client.query(this.#named(this.#sql.lockUser, [this.#userLock, user]));
       const result = await client.query(this.#named(text, values));
       if (result.rowCount === 1) {
         await client.query(this.#named(this.#sql.trimUser, [user, id, Date.now(), cap - 1]));
@@ -795,6 +823,11 @@ function statements(table: string, tableName: string) {
       WHERE sid = $1 AND expire > ${ts(5)} AND sess::jsonb = $4::jsonb`,
     updateIfSameTextUser: `UPDATE ${table} SET sess = $2, expire = ${ts(3)}, ${user} = $6, ${created} = $7
       WHERE sid = $1 AND expire > ${ts(5)} AND sess::text = $4::text`,
+    updateIfSameUserKept: `UPDATE ${table} SET sess = $2, expire = ${ts(3)}, ${created} = $7
+      WHERE sid = $1 AND expire > ${ts(5)} AND ${user} = $6 AND sess::jsonb = $4::jsonb`,
+    updateIfSameTextUserKept: `UPDATE ${table} SET sess = $2, expire = ${ts(3)}, ${created} = $7
+      WHERE sid = $1 AND expire > ${ts(5)} AND ${user} = $6 AND sess::text = $4::text`,
+    lockUser: 'SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))',
     // The expiry as epoch ms: timestamp -> timestamptz undoes to_timestamp's
     // conversion to the connection's TimeZone.
     userRows: `SELECT sid, sess, extract(epoch FROM expire::timestamptz) * 1000 AS at

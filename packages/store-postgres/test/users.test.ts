@@ -323,6 +323,74 @@ describe.skipIf(skip)('sessions by user', () => {
     }
   });
 
+  it('maxSessionsPerUser: a write that keeps its user is one statement; a login, a creation or a stale index column takes the capped transaction', async () => {
+    const tableName = table('capkeep');
+    // Every statement sent on any of the pool's connections (BEGIN and COMMIT included).
+    const counted = new pg.Pool({ connectionString: url, max: 2 });
+    let statements = 0;
+    counted.on('connect', (client) => {
+      const query = client.query.bind(client);
+      client.query = ((...args: Parameters<typeof query>) => {
+        statements++;
+        return query(...args);
+      }) as typeof client.query;
+    });
+    const store = new PostgresStore({
+      pool: counted,
+      tableName,
+      createTableIfMissing: true,
+      pruneInterval: false,
+      users: { user: 'userId', maxSessionsPerUser: 2 },
+    });
+    const t = pg.escapeIdentifier(tableName);
+    const since = async <T>(work: () => Promise<T>) => {
+      statements = 0;
+      const result = await work();
+      return { result, statements };
+    };
+    try {
+      const t0 = Date.now();
+      await store.set('b1', owned('bob', t0 - 2_000));
+      await store.set('b2', owned('bob', t0 - 1_000));
+      // a creation: BEGIN, the cap's lock, the write, the trim, COMMIT
+      const created = await since(() => store.compareAndSet('x', null, owned('ada', t0)));
+      expect(created).toEqual({ result: true, statements: 5 });
+      // the same user again: one statement, no transaction
+      const first = (await store.get('x')) as SessionRecord;
+      const kept = await since(() =>
+        store.compareAndSet('x', first, { ...first, n: 1 } as SessionRecord),
+      );
+      expect(kept).toEqual({ result: true, statements: 1 });
+      // a stale expected record: false, and nothing written (the transaction re-checks)
+      const stale = await since(() =>
+        store.compareAndSet('x', first, { ...first, n: 2 } as SessionRecord),
+      );
+      expect(stale.result).toBe(false);
+      expect((await store.get('x'))?.n).toBe(1);
+      // connect-pg-simple gives x to bob behind the store: the column still says ada
+      const bobs = { ...owned('bob', t0), n: 1 };
+      await pool.query(`UPDATE ${t} SET sess = $1 WHERE sid = 'x'`, [JSON.stringify(bobs)]);
+      const read = (await store.get('x')) as SessionRecord;
+      const moved = await since(() =>
+        store.compareAndSet('x', read, { ...read, n: 2 } as SessionRecord),
+      );
+      // the one statement changes nothing (the column names ada), then the capped transaction:
+      // without it x would stay indexed as ada's and bob would be over the cap
+      expect(moved).toEqual({ result: true, statements: 6 });
+      expect((await store.userSessions?.('bob'))?.map((s) => s.id)).toEqual(['b2', 'x']);
+      const column = await pool.query(`SELECT sess_user FROM ${t} WHERE sid = 'x'`);
+      expect(column.rows[0].sess_user).toBe('bob');
+      // a login (user changes): the capped transaction; bob keeps 2
+      const b2 = (await store.get('b2')) as SessionRecord;
+      const login = await since(() => store.compareAndSet('b2', b2, owned('ada', t0)));
+      expect(login).toEqual({ result: true, statements: 5 });
+      expect(await store.countUserSessions?.('bob')).toBe(1);
+    } finally {
+      await store.close();
+      await counted.end();
+    }
+  });
+
   it('through @sess/express: logins are listed with their creation time, capped, and "log out everywhere else" works', async () => {
     const tableName = table('express');
     const store = new PostgresStore({
