@@ -1,6 +1,6 @@
 import { CorruptRecordError } from './errors.js';
 import type { SessionRecord } from './types.js';
-import type { UserSessionInfo } from './users.js';
+import type { UserIndexMethods } from './users.js';
 
 /**
  * The store contract. Promise-based and small: `get`, `set` and `destroy` are
@@ -20,7 +20,7 @@ import type { UserSessionInfo } from './users.js';
  *   store (its own prefix, table or collection).
  * - failures reject with a `StoreError` (see errors.ts) within a bounded time.
  */
-export interface SessionStore {
+export interface SessionStore extends Partial<UserIndexMethods> {
   get(id: string): Promise<SessionRecord | null>;
   set(id: string, session: SessionRecord): Promise<void>;
   destroy(id: string): Promise<void>;
@@ -44,20 +44,9 @@ export interface SessionStore {
    * Lets core merge parallel requests without lost updates.
    */
   compareAndSet?(id: string, expected: SessionRecord | null, next: SessionRecord): Promise<boolean>;
-
-  /*
-   * Sessions by user (see users.ts): a store configured with a `users` option
-   * keeps an index from user to sessions, updated atomically with the writes
-   * above, and implements all four of these, or none.
-   */
-  /** The user a record belongs to under the store's `users` option, or `null`. */
-  userOf?(session: SessionRecord): string | null;
-  /** The user's live sessions, oldest first. Never an expired or destroyed one. */
-  userSessions?(user: string): Promise<UserSessionInfo[]>;
-  /** How many live sessions the user has. */
-  countUserSessions?(user: string): Promise<number>;
-  /** Destroy the user's sessions, except `exceptId`; resolves how many were destroyed. */
-  destroyUserSessions?(user: string, exceptId?: string): Promise<number>;
+  // Sessions by user: the four optional methods of `UserIndexMethods` (users.ts),
+  // inherited above. A store configured with a `users` option keeps an index from
+  // user to sessions, updated atomically with the writes, and has all four or none.
 }
 
 export type StoreCapability =
@@ -71,11 +60,7 @@ export type StoreCapability =
   | UserCapability;
 
 /** The four methods of the sessions-by-user capability: a store has all of them or none. */
-export type UserCapability =
-  | 'userOf'
-  | 'userSessions'
-  | 'countUserSessions'
-  | 'destroyUserSessions';
+export type UserCapability = keyof UserIndexMethods;
 
 /** The methods of the sessions-by-user capability, in the order `STORE_CAPABILITIES` lists them. */
 export const USER_CAPABILITIES: readonly UserCapability[] = [
