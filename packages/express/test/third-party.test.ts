@@ -5,14 +5,18 @@
 // socket.io sharing the session middleware through `io.engine.use` (its
 // documented pattern), over HTTP long-polling and over a WebSocket upgrade.
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import compression from 'compression';
 import flash from 'connect-flash';
 import { csrfSync } from 'csrf-sync';
 import csurf from 'csurf';
 import express from 'express';
 import expressSession from 'express-session';
 import lusca from 'lusca';
+import morgan from 'morgan';
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { Server as SocketServer } from 'socket.io';
@@ -446,3 +450,65 @@ describe.each(LIBRARIES)(
     }
   },
 );
+
+describe.each(LIBRARIES)('middleware around the response, on %s', (_name, library) => {
+  it('compression before the session: a gzip body, the cookie, the session stored', async () => {
+    const app = express();
+    app.use(compression({ threshold: 0 }));
+    app.use(library({ resave: false, saveUninitialized: false }));
+    app.get('/big', (req, res) => {
+      req.session.user = 'ada';
+      res.type('text').send('x'.repeat(20_000));
+    });
+    app.get('/me', (req, res) => {
+      res.json({ user: req.session.user ?? null });
+    });
+    const big = await request(app).get('/big').set('Accept-Encoding', 'gzip');
+    expect(big.status).toBe(200);
+    expect(big.headers['content-encoding']).toBe('gzip');
+    expect(big.text).toBe('x'.repeat(20_000));
+    const cookie = pair(setCookie(big.headers));
+    expect((await request(app).get('/me').set('Cookie', cookie)).body).toEqual({ user: 'ada' });
+  });
+
+  it("morgan logs the session's user and id once the response has finished", async () => {
+    const lines: string[] = [];
+    const app = express();
+    app.use(library({ resave: false, saveUninitialized: false }));
+    morgan.token('user', (req) => (req as express.Request).session?.user ?? '-');
+    morgan.token('sid', (req) => (req as express.Request).sessionID ?? '-');
+    app.use(
+      morgan(':method :url :status :user :sid', {
+        stream: { write: (line: string) => void lines.push(line.trim()) },
+      }),
+    );
+    app.post('/login', (req, res) => {
+      req.session.user = 'ada';
+      res.json({ ok: true });
+    });
+    const login = await request(app).post('/login');
+    const id = idOf(setCookie(login.headers));
+    for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(lines).toEqual([`POST /login 200 ada ${id}`]);
+  });
+
+  it('a file sent with res.sendFile after a session change: the file, and the change stored', async () => {
+    const app = express();
+    app.use(library({ resave: false, saveUninitialized: false }));
+    app.get('/file', (req, res, next) => {
+      req.session.count = 1;
+      res.type('text/plain');
+      res.sendFile(fileURLToPath(import.meta.url), (err) => {
+        if (err) next(err);
+      });
+    });
+    app.get('/count', (req, res) => {
+      res.json({ count: req.session.count ?? 0 });
+    });
+    const file = await request(app).get('/file');
+    expect(file.status).toBe(200);
+    expect(file.text).toBe(await readFile(fileURLToPath(import.meta.url), 'utf8'));
+    const cookie = pair(setCookie(file.headers));
+    expect((await request(app).get('/count').set('Cookie', cookie)).body).toEqual({ count: 1 });
+  });
+});
