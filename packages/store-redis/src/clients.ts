@@ -2,6 +2,7 @@
 // so the store's logic is written once. The public client types are declared
 // here structurally: the store's types must not make a user of one client
 // install the other, and neither client is loaded unless it is used.
+import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { SessConfigError, withDeadline } from '@sess/core';
 
@@ -44,6 +45,7 @@ export interface NodeRedisCluster {
 /** The command options the store passes to node-redis. */
 export interface NodeRedisCommandOptions {
   typeMapping?: Record<number, unknown>;
+  abortSignal?: AbortSignal;
   timeout?: number;
 }
 
@@ -121,9 +123,12 @@ function isNodeRedisClient(client: object): client is NodeRedisClient {
 
 /**
  * The connection for a client the user gave; a `SessConfigError` for anything
- * else. `timeout` is the store's bound for one command.
+ * else. `timeout` is the store's bound for one command. `batchWrites`: the
+ * client is a single-server ioredis connection the store opened itself, with
+ * ioredis's auto-pipelining off; the store batches its socket writes (see
+ * `writeBatcher`).
  */
-export function connectionFor(client: unknown, timeout: number): Connection {
+export function connectionFor(client: unknown, timeout: number, batchWrites = false): Connection {
   if (typeof client !== 'object' || client === null) {
     throw new SessConfigError(
       `redis store: \`client\` must be an ioredis client (Redis, Cluster) or a node-redis v5 client (createClient, createCluster), not a ${typeof client}; to connect to a URL, pass it as \`url\``,
@@ -135,7 +140,8 @@ export function connectionFor(client: unknown, timeout: number): Connection {
         'redis store: the client has a keyPrefix; leave it unset and use the store `prefix` option',
       );
     }
-    return ioredisConnection(client as unknown as IoRedis | IoCluster);
+    const io = client as unknown as IoRedis | IoCluster;
+    return ioredisConnection(io, batchWrites && !io.isCluster ? writeBatcher(io) : undefined);
   }
   const nodeRedis = isNodeRedisCluster(client) || isNodeRedisClient(client);
   if (nodeRedis && typeof (client as NodeRedisClient).withTypeMapping !== 'function') {
@@ -180,6 +186,8 @@ function isNoScript(error: unknown): boolean {
 /** The parts of ioredis's `Redis` the adapter uses. */
 interface IoRedis extends IoredisClient {
   readonly isCluster: false;
+  /** The current socket (replaced on reconnect); undefined before the first connect. */
+  readonly stream?: { cork(): void; uncork(): void; readonly destroyed: boolean };
   get(key: string): Promise<string | null>;
   set(key: string, value: string, px: 'PX', ttl: number): Promise<unknown>;
   pexpire(key: string, ttl: number): Promise<number>;
@@ -198,13 +206,48 @@ interface IoRedis extends IoredisClient {
 }
 
 /** The parts of ioredis's `Cluster` the adapter uses. */
-interface IoCluster extends Omit<IoRedis, 'isCluster' | 'scan' | 'pipeline'> {
+interface IoCluster extends Omit<IoRedis, 'isCluster' | 'scan' | 'pipeline' | 'stream'> {
   readonly isCluster: true;
   nodes(role: 'master'): IoRedis[];
   ping(): Promise<unknown>;
 }
 
-function ioredisConnection(client: IoRedis | IoCluster): Connection {
+/**
+ * Batches the socket writes of an ioredis connection the store opened:
+ * before a command is sent, the socket is corked once per event-loop turn,
+ * and uncorked in `setImmediate`, so the commands of every request handled in
+ * that turn leave in one `writev` (ioredis otherwise writes each command to
+ * the socket on its own: a system call per command, about 30 µs of CPU per
+ * request in the benchmark's profile). ioredis's own auto-pipelining batches
+ * the same way but costs about twice the CPU per command (a Pipeline, a
+ * second Command and two promises for each); measured with 32 concurrent
+ * callers on one connection, SET PX 9.2 against 4.6 µs of CPU per command,
+ * GET 6.1 against 4.1. Only a connection that is ready (its socket open) is
+ * corked: commands ioredis queues while offline go out when it reconnects.
+ */
+function writeBatcher(client: IoRedis): () => void {
+  let corked = false;
+  return () => {
+    if (corked || client.status !== 'ready') return;
+    const stream = client.stream;
+    if (!stream || stream.destroyed) return;
+    corked = true;
+    stream.cork();
+    setImmediate(() => {
+      corked = false;
+      stream.uncork();
+    });
+  };
+}
+
+function ioredisConnection(client: IoRedis | IoCluster, batch?: () => void): Connection {
+  /** A command through the client, after corking its socket for this turn when batching. */
+  const send = batch
+    ? <T>(command: () => Promise<T>): Promise<T> => {
+        batch();
+        return command();
+      }
+    : <T>(command: () => Promise<T>): Promise<T> => command();
   const node = (server: IoRedis): ScanNode => ({
     scan: (cursor, pattern, count) => server.scan(cursor, 'MATCH', pattern, 'COUNT', count),
     // One pipeline per page: no cross-slot MGET in a cluster.
@@ -223,26 +266,26 @@ function ioredisConnection(client: IoRedis | IoCluster): Connection {
     },
   });
   return {
-    get: (key) => client.get(key),
+    get: (key) => send(() => client.get(key)),
     setPx: async (key, value, ttl) => {
-      await client.set(key, value, 'PX', ttl);
+      await send(() => client.set(key, value, 'PX', ttl));
     },
     pexpire: async (key, ttl) => {
-      await client.pexpire(key, ttl);
+      await send(() => client.pexpire(key, ttl));
     },
     del: async (keys) => {
       if (client.isCluster) await Promise.all(keys.map((key) => client.del(key)));
-      else await client.del(...keys);
+      else await send(() => client.del(...keys));
     },
     evalScript: async (script, keys, args) => {
       try {
         // The named commands, not callBuffer('EVALSHA', ...): with ioredis's
         // enableAutoPipelining, callBuffer loses its command name (the SHA
         // goes out as the command).
-        return await client.evalshaBuffer(script.sha, keys.length, ...keys, ...args);
+        return await send(() => client.evalshaBuffer(script.sha, keys.length, ...keys, ...args));
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return client.evalBuffer(script.source, keys.length, ...keys, ...args);
+        return send(() => client.evalBuffer(script.source, keys.length, ...keys, ...args));
       }
     },
     cluster: client.isCluster,
@@ -295,19 +338,47 @@ export function loadIoredis(): IoredisModule {
 
 /** RESP type byte of a bulk string (`$`): mapped to `Buffer` where the store needs the exact bytes. */
 const BLOB_STRING = 36;
+
+/** The command options of one window of time: the store's reply types and the window's abort signal. */
+interface WindowOptions {
+  strings: NodeRedisCommandOptions;
+  buffers: NodeRedisCommandOptions;
+}
+
 /**
  * The store's own reply types, whatever type mapping the user's client has;
  * and its time bound, so that a command still queued while the client is
  * offline is dropped when the store gives up on it, instead of being sent
  * (a write the caller saw fail, applied later) once the client reconnects.
+ *
+ * node-redis's per-command `timeout` option makes an `AbortSignal.timeout()`
+ * for every command (about 12 µs of CPU each, more than the rest of the
+ * command). Instead, the commands sent within one window of `timeout / 16`
+ * ms share one abort signal, aborted `timeout` ms after the window opened:
+ * a command still unsent then is dropped from the client's queue, after
+ * between 15/16 of the bound and the whole bound; a command already written
+ * is not affected (node-redis removes its listener when it writes it). One
+ * controller and one unref'd timer per window, none while the store is idle.
  */
-function commandOptions(timeout: number): {
-  strings: NodeRedisCommandOptions;
-  buffers: NodeRedisCommandOptions;
-} {
-  return {
-    strings: { typeMapping: {}, timeout },
-    buffers: { typeMapping: { [BLOB_STRING]: Buffer }, timeout },
+function commandOptions(timeout: number): () => WindowOptions {
+  const window = Math.max(1, Math.floor(timeout / 16));
+  let until = 0;
+  let current: WindowOptions | undefined;
+  return () => {
+    const now = Date.now();
+    if (current === undefined || now >= until) {
+      const controller = new AbortController();
+      // Every command of the window listens on it until written: no listener cap.
+      setMaxListeners(0, controller.signal);
+      setTimeout(() => controller.abort(), timeout).unref();
+      until = now + window;
+      const abortSignal = controller.signal;
+      current = {
+        strings: { typeMapping: {}, abortSignal },
+        buffers: { typeMapping: { [BLOB_STRING]: Buffer }, abortSignal },
+      };
+    }
+    return current;
   };
 }
 type Replies = ReturnType<typeof commandOptions>;
@@ -319,7 +390,7 @@ interface NodeCluster extends NodeRedisCluster {
 }
 
 function nodeRedisNode(client: NodeClient, replies: Replies): ScanNode {
-  const send = (args: string[]) => client.sendCommand(args, replies.strings);
+  const send = (args: string[]) => client.sendCommand(args, replies().strings);
   return {
     scan: async (cursor, pattern, count) => {
       const reply = await send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(count)]);
@@ -335,8 +406,8 @@ function nodeRedisNode(client: NodeClient, replies: Replies): ScanNode {
 }
 
 function nodeRedisConnection(client: NodeClient, replies: Replies): Connection {
-  const send = (args: (string | Buffer)[], options = replies.strings) =>
-    client.sendCommand(args, options);
+  const send = (args: (string | Buffer)[], buffers = false) =>
+    client.sendCommand(args, buffers ? replies().buffers : replies().strings);
   return {
     get: async (key) => asString(await send(['GET', key])),
     setPx: async (key, value, ttl) => {
@@ -351,10 +422,10 @@ function nodeRedisConnection(client: NodeClient, replies: Replies): Connection {
     evalScript: async (script, keys, args) => {
       const tail = [String(keys.length), ...keys, ...args];
       try {
-        return await send(['EVALSHA', script.sha, ...tail], replies.buffers);
+        return await send(['EVALSHA', script.sha, ...tail], true);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return send(['EVAL', script.source, ...tail], replies.buffers);
+        return send(['EVAL', script.source, ...tail], true);
       }
     },
     cluster: false,
@@ -366,12 +437,8 @@ function nodeRedisConnection(client: NodeClient, replies: Replies): Connection {
 
 function nodeRedisClusterConnection(cluster: NodeCluster, replies: Replies): Connection {
   // Routed by key: the cluster follows MOVED and ASK itself.
-  const send = (
-    key: string,
-    readonly: boolean,
-    args: (string | Buffer)[],
-    options = replies.strings,
-  ) => cluster.sendCommand(key, readonly, args, options);
+  const send = (key: string, readonly: boolean, args: (string | Buffer)[], buffers = false) =>
+    cluster.sendCommand(key, readonly, args, buffers ? replies().buffers : replies().strings);
   return {
     // Writes and reads both go to the master: a replica may not have the last write yet.
     get: async (key) => asString(await send(key, false, ['GET', key])),
@@ -388,10 +455,10 @@ function nodeRedisClusterConnection(cluster: NodeCluster, replies: Replies): Con
       const [key = ''] = keys;
       const tail = [String(keys.length), ...keys, ...args];
       try {
-        return await send(key, false, ['EVALSHA', script.sha, ...tail], replies.buffers);
+        return await send(key, false, ['EVALSHA', script.sha, ...tail], true);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return send(key, false, ['EVAL', script.source, ...tail], replies.buffers);
+        return send(key, false, ['EVAL', script.source, ...tail], true);
       }
     },
     cluster: true,

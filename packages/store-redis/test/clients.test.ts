@@ -2,6 +2,7 @@
 // server and on the 3-master cluster: layout, listings on every master, CAS,
 // the serializer (a promise-returning parse) and the ttl function's checks.
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import {
   SessConfigError,
   type SessionRecord,
@@ -419,6 +420,78 @@ describe.skipIf(!single.available)(
       // store.client keeps node-redis's own type: its methods are callable without a cast.
       expect(await store.client.ping()).toBe('PONG');
       expect(store.client).toBe(client);
+    });
+  },
+);
+
+describe.skipIf(!single.available)(
+  `the connection the store opens from \`url\` (ioredis)${single.available ? '' : ' (SKIPPED: SESS_REDIS_URL not set)'}`,
+  () => {
+    const url = single.available ? single.url : '';
+    type Spied = Socket & {
+      _write: (...args: unknown[]) => void;
+      _writev: (...args: unknown[]) => void;
+    };
+    /** Count the socket's writes: one `_writev` for a corked batch, one `_write` per lone chunk. */
+    function countWrites(stream: Spied) {
+      const counts = { write: 0, writev: 0 };
+      const write = stream._write;
+      const writev = stream._writev;
+      stream._write = function (this: Socket, ...args: unknown[]) {
+        counts.write += 1;
+        return write.apply(this, args);
+      };
+      stream._writev = function (this: Socket, ...args: unknown[]) {
+        counts.writev += 1;
+        return writev.apply(this, args);
+      };
+      return counts;
+    }
+
+    it('sends the commands of one event-loop turn in one socket write, each answered in order', async () => {
+      const store = new RedisStore({ url, prefix: newPrefix() });
+      try {
+        await store.set('warm', record()); // connects
+        const client = store.client as Redis;
+        expect(client.options.enableAutoPipelining).toBe(false);
+        const stream = (client as unknown as { stream: Spied }).stream;
+        const counts = countWrites(stream);
+        const writes = Array.from({ length: 50 }, (_, i) => store.set(`k${i}`, record({ i })));
+        // Corked until the turn ends, then written at once.
+        expect(stream.writableCorked).toBe(1);
+        await Promise.all(writes);
+        expect(stream.writableCorked).toBe(0);
+        expect(counts).toEqual({ write: 0, writev: 1 });
+        const reads = await Promise.all(Array.from({ length: 50 }, (_, i) => store.get(`k${i}`)));
+        expect(reads.map((read) => read?.['i'])).toEqual(Array.from({ length: 50 }, (_, i) => i));
+        expect(counts).toEqual({ write: 0, writev: 2 });
+        expect(await store.compareAndSet('k0', reads[0] ?? null, record({ i: 'x' }))).toBe(true);
+        expect((await store.get('k0'))?.['i']).toBe('x');
+        await store.clear();
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('leaves the batching to ioredis when the `redis` options turn its auto-pipelining on', async () => {
+      const store = new RedisStore({
+        url,
+        prefix: newPrefix(),
+        redis: { enableAutoPipelining: true },
+      });
+      try {
+        await store.set('warm', record());
+        const client = store.client as Redis;
+        expect(client.options.enableAutoPipelining).toBe(true);
+        const stream = (client as unknown as { stream: Spied }).stream;
+        const writes = Array.from({ length: 10 }, (_, i) => store.set(`k${i}`, record({ i })));
+        expect(stream.writableCorked).toBe(0);
+        await Promise.all(writes);
+        expect((await store.get('k9'))?.['i']).toBe(9);
+        await store.clear();
+      } finally {
+        await store.close();
+      }
     });
   },
 );

@@ -168,6 +168,17 @@ describe.skipIf(!redisServer)(
           expect((error as StoreUnavailableError).operation).toBe(name);
           expect(Date.now() - started, `${name} took too long`).toBeLessThan(2_000);
         }
+        // Queued while the client is offline, a command waits for a reconnect
+        // until the store's bound (1 s) has nearly passed, not less: the
+        // commands of one 62 ms window share one abort signal, aborted 1 s
+        // after the window opened.
+        while (client.isReady) await sleep(10);
+        const queued = Date.now();
+        await expect(store.set('queued-while-down', record())).rejects.toBeInstanceOf(
+          StoreUnavailableError,
+        );
+        expect(Date.now() - queued).toBeGreaterThanOrEqual(900);
+        expect(Date.now() - queued).toBeLessThan(2_000);
 
         child = await start(port);
         const deadline = Date.now() + 10_000;
@@ -184,6 +195,7 @@ describe.skipIf(!redisServer)(
         // The writes that were reported as failed were dropped from the client's
         // offline queue, not sent to the new server once it reconnected.
         expect(await store.get('written-while-down')).toBeNull();
+        expect(await store.get('queued-while-down')).toBeNull();
         expect(await store.get('cas-while-down')).toBeNull();
         expect(await store.compareAndSet('back', await store.get('back'), record({ v: 3 }))).toBe(
           true,
