@@ -489,9 +489,11 @@ export class RequestSession<Req = unknown> implements SessionContext {
       throw new SessError('SESS_NOT_FOUND', 'failed to load session');
     }
     const fresh = new this.#manager.sessionClass(this, id, record);
-    // The same object, refilled, when it is this id's: see refillSession.
+    // The same object, refilled: see refillSession. `this.session` is always
+    // this id's session; its `id` member is not asked (in @sess/fastify `id`
+    // is plain data, undefined unless the app stores one).
     const current = this.session;
-    if (current !== null && current.id === id) refillSession(current, fresh);
+    if (current !== null) refillSession(current, fresh);
     else this.session = fresh;
     const session = this.session as Session;
     this.#stampCreated(session);
