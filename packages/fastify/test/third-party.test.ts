@@ -582,6 +582,41 @@ describe.each(LIBRARIES)("other plugins' hooks using the session, on %s", (_name
   });
 });
 
+describe.each(LIBRARIES)('a session object used after its destroy(), on %s', (name, plugin) => {
+  it('save() on the old reference: @fastify/session writes it back, sess keeps it destroyed', async () => {
+    let saveError: unknown = 'not reached';
+    const fastify = await build(plugin, {}, (app) => {
+      showRoute(app);
+      app.post('/login', async (request) => {
+        sessionOf(request).set('user', 'ada');
+        return { ok: true };
+      });
+      app.post('/logout', async (request) => {
+        const old = sessionOf(request);
+        await old.destroy();
+        try {
+          await old.save();
+          saveError = undefined;
+        } catch (error) {
+          saveError = error;
+        }
+        return { session: sessionOf(request) ?? null };
+      });
+    });
+    const cookie = cookieOf(await fastify.inject({ method: 'POST', url: '/login' }));
+    const logout = await fastify.inject({ method: 'POST', url: '/logout', headers: { cookie } });
+    expect(logout.json()).toEqual({ session: null });
+    expect(saveError).toBeUndefined();
+    expect(sessionCookie(logout)).toBeUndefined();
+    if (name === '@fastify/session') {
+      expect(await show(fastify, cookie)).toEqual({ user: 'ada' });
+    } else {
+      // Deliberate difference (README): a destroyed session is never recreated.
+      expect(await show(fastify, cookie)).toEqual({});
+    }
+  });
+});
+
 describe.each(LIBRARIES)('replies that are not a plain send, on %s', (_name, plugin) => {
   it('reply.hijack(): no cookie of the plugin; a session saved by hand is kept', async () => {
     const fastify = await build(plugin, { saveUninitialized: false }, (app) => {
