@@ -38,6 +38,7 @@ type Middleware = express.RequestHandler;
 interface Options {
   resave: boolean;
   saveUninitialized: boolean;
+  store?: expressSession.Store;
 }
 
 /** The two libraries under the same options: every test runs on both. */
@@ -297,7 +298,7 @@ describe.each(LIBRARIES)('lusca.csrf (its secret in the session), on %s', (_name
 
 describe.each(LIBRARIES)(
   'socket.io with io.engine.use(session middleware), on %s',
-  (_name, library) => {
+  (name, library) => {
     let http: HttpServer | undefined;
     let io: SocketServer | undefined;
     const clients: ClientSocket[] = [];
@@ -448,6 +449,50 @@ describe.each(LIBRARIES)(
         expect(hello.user).toBeNull();
       });
     }
+
+    it('the store failing at the end of the polling handshake: express-session connects, sess refuses; both processes live', async () => {
+      /** An express-session store whose writes fail. */
+      class WriteFailing extends expressSession.Store {
+        override get(_id: string, callback: (err: unknown, session?: null) => void): void {
+          callback(null, null);
+        }
+        override set(_id: string, _session: unknown, callback?: (err?: unknown) => void): void {
+          callback?.(new Error('the store is down'));
+        }
+        override destroy(_id: string, callback?: (err?: unknown) => void): void {
+          callback?.();
+        }
+      }
+      const middleware = library({
+        resave: true,
+        saveUninitialized: true,
+        store: new WriteFailing(),
+      });
+      http = createServer(express().use(middleware));
+      io = new SocketServer(http);
+      io.engine.use(middleware);
+      io.on('connection', (socket) => socket.emit('hello', { ok: true }));
+      http.listen(0, '127.0.0.1');
+      await once(http, 'listening');
+      const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      const client = connect(url, undefined, 'polling');
+      const outcome = await Promise.race([
+        greeting<{ ok: boolean }>(client),
+        new Promise<{ error: string }>((resolve) =>
+          client.once('connect_error', (err) => resolve({ error: err.message })),
+        ),
+      ]);
+      if (name === 'express-session') {
+        // It sends the handshake's response anyway and passes the error to a
+        // `next` that engine.io has already settled: nobody sees it.
+        expect(outcome).toEqual({ ok: true });
+      } else {
+        // README, difference 18: a write that failed replaces the response; with no
+        // error handler behind engine.io's middleware, the handshake's connection is
+        // closed and the client reports a transport error.
+        expect(outcome).toEqual({ error: 'xhr poll error' });
+      }
+    });
   },
 );
 
