@@ -146,8 +146,11 @@ function cookieOf(response: LightMyRequestResponse): string {
 }
 
 describe.each(LIBRARIES)('@fastify/passport 4 with passport-local, on %s', (_name, plugin) => {
-  async function passportApp() {
-    const auth = new passport.Authenticator();
+  async function passportApp(
+    options: { clearSessionOnLogin?: boolean; clearSessionIgnoreFields?: string[] } = {},
+    keepSessionInfo = false,
+  ) {
+    const auth = new passport.Authenticator(options);
     auth.use(
       'local',
       new LocalStrategy((username, password, done) => {
@@ -164,7 +167,8 @@ describe.each(LIBRARIES)('@fastify/passport 4 with passport-local, on %s', (_nam
         sessionOf(request).set('cart', ['book']);
         return { ok: true };
       });
-      fastify.post('/login', { preValidation: auth.authenticate('local') }, async (request) => ({
+      const authenticate = auth.authenticate('local', { keepSessionInfo });
+      fastify.post('/login', { preValidation: authenticate }, async (request) => ({
         user: (request.user as { id: string }).id,
       }));
       fastify.get('/me', async (request) => ({
@@ -200,6 +204,34 @@ describe.each(LIBRARIES)('@fastify/passport 4 with passport-local, on %s', (_nam
     expect(me.json()).toEqual({ user: 'ada', cart: null });
     const old = await fastify.inject({ url: '/me', headers: { cookie: before } });
     expect(old.json()).toEqual({ user: null, cart: null });
+  });
+
+  it('keepSessionInfo: true carries the session data over the regenerate', async () => {
+    const fastify = await passportApp({}, true);
+    const before = cookieOf(await fastify.inject({ method: 'POST', url: '/cart' }));
+    const after = cookieOf(await login(fastify, 'right', before));
+    expect(after).not.toBe(before);
+    const me = await fastify.inject({ url: '/me', headers: { cookie: after } });
+    expect(me.json()).toEqual({ user: 'ada', cart: ['book'] });
+  });
+
+  it('clearSessionIgnoreFields keeps the listed keys over the regenerate', async () => {
+    const fastify = await passportApp({ clearSessionIgnoreFields: ['cart'] });
+    const before = cookieOf(await fastify.inject({ method: 'POST', url: '/cart' }));
+    const after = cookieOf(await login(fastify, 'right', before));
+    expect(after).not.toBe(before);
+    const me = await fastify.inject({ url: '/me', headers: { cookie: after } });
+    expect(me.json()).toEqual({ user: 'ada', cart: ['book'] });
+  });
+
+  it('clearSessionOnLogin: false still regenerates, and carries nothing the session cannot give', async () => {
+    const fastify = await passportApp({ clearSessionOnLogin: false });
+    const before = cookieOf(await fastify.inject({ method: 'POST', url: '/cart' }));
+    const after = cookieOf(await login(fastify, 'right', before));
+    expect(after).not.toBe(before);
+    const me = await fastify.inject({ url: '/me', headers: { cookie: after } });
+    // @fastify/passport copies `session.data()`, which neither session has.
+    expect(me.json()).toEqual({ user: 'ada', cart: null });
   });
 
   it('a wrong password is a 401 and logs nobody in', async () => {
@@ -579,6 +611,64 @@ describe.each(LIBRARIES)("other plugins' hooks using the session, on %s", (_name
     }
     expect(hookError).toBeUndefined();
     expect(await show(fastify, cookie)).toEqual({});
+  });
+});
+
+describe.each(LIBRARIES)('cookie lifetime and error paths, on %s', (_name, plugin) => {
+  it('"remember me": cookie.maxAge set in a handler reaches the Set-Cookie and later requests', async () => {
+    const fastify = await build(plugin, { saveUninitialized: false, rolling: false }, (app) => {
+      showRoute(app);
+      app.post('/login', async (request) => {
+        const session = sessionOf(request);
+        session.set('user', 'ada');
+        (session.cookie as { maxAge: number }).maxAge = 7 * 24 * 3600 * 1000;
+        return { ok: true };
+      });
+    });
+    const login = await fastify.inject({ method: 'POST', url: '/login' });
+    const line = sessionSetCookie(login) as string;
+    const expires = Date.parse(/Expires=([^;]+)/i.exec(line)?.[1] ?? '');
+    const week = Date.now() + 7 * 24 * 3600 * 1000;
+    expect(Math.abs(expires - week)).toBeLessThan(5_000);
+    const cookie = cookieOf(login);
+    expect(await show(fastify, cookie)).toEqual({ user: 'ada' });
+    // rolling: false, unchanged: no cookie again.
+    const again = await fastify.inject({ url: '/show', headers: { cookie } });
+    expect(sessionCookie(again)).toBeUndefined();
+  });
+
+  it('setErrorHandler changing the session: the error reply, and the change stored', async () => {
+    const fastify = await build(plugin, { saveUninitialized: false }, (app) => {
+      showRoute(app);
+      app.setErrorHandler(async (error: Error, request, reply) => {
+        sessionOf(request).set('step', error.message);
+        return reply.status(418).send({ failed: error.message });
+      });
+      app.post('/fail', async () => {
+        throw new Error('boom');
+      });
+    });
+    const fail = await fastify.inject({ method: 'POST', url: '/fail' });
+    expect(fail.statusCode).toBe(418);
+    expect(fail.json()).toEqual({ failed: 'boom' });
+    expect(await show(fastify, cookieOf(fail))).toEqual({ step: 'boom' });
+  });
+
+  it('a 404 from the not-found handler keeps and counts the session', async () => {
+    const fastify = await build(plugin, { saveUninitialized: false }, (app) => {
+      showRoute(app);
+      app.setNotFoundHandler(async (request, reply) => {
+        const misses = ((sessionOf(request).get('count') as number | undefined) ?? 0) + 1;
+        sessionOf(request).set('count', misses);
+        return reply.status(404).send({ misses });
+      });
+    });
+    const first = await fastify.inject({ url: '/nowhere' });
+    expect(first.statusCode).toBe(404);
+    const cookie = cookieOf(first);
+    const second = await fastify.inject({ url: '/elsewhere', headers: { cookie } });
+    expect(second.json()).toEqual({ misses: 2 });
+    expect(await show(fastify, cookie)).toEqual({ count: 2 });
   });
 });
 
