@@ -547,6 +547,75 @@ describe.each(LIBRARIES)("other plugins' hooks using the session, on %s", (_name
     expect(await show(fastify, cookieOf(go))).toEqual({ early: 'yes' });
   });
 
+  it('regenerate() in an onSend hook that runs before the plugin: the new id is sent and stored', async () => {
+    const fastify = await build(
+      plugin,
+      { saveUninitialized: false },
+      (app) => {
+        showRoute(app);
+        app.post('/start', async (request) => {
+          sessionOf(request).set('user', 'ada');
+          return { ok: true };
+        });
+        app.post('/elevate', async () => ({ ok: true }));
+      },
+      async (app) => {
+        app.addHook('onSend', async (request, _reply, payload) => {
+          if (request.url !== '/elevate') return payload;
+          await sessionOf(request).regenerate(['user']);
+          sessionOf(request).set('step', 'admin');
+          return payload;
+        });
+      },
+    );
+    const before = cookieOf(await fastify.inject({ method: 'POST', url: '/start' }));
+    const elevate = await fastify.inject({
+      method: 'POST',
+      url: '/elevate',
+      headers: { cookie: before },
+    });
+    const after = cookieOf(elevate);
+    expect(after).not.toBe(before);
+    expect(await show(fastify, after)).toEqual({ user: 'ada', step: 'admin' });
+    expect(await show(fastify, before)).toEqual({});
+  });
+
+  it("reload() and regenerate() in another plugin's preHandler hook", async () => {
+    const fastify = await build(plugin, { saveUninitialized: false }, async (app) => {
+      showRoute(app);
+      await app.register(
+        fp(async (child) => {
+          child.addHook('preHandler', async (request) => {
+            if (request.url === '/fresh') {
+              sessionOf(request).set('later', true);
+              await sessionOf(request).reload();
+            } else if (request.url === '/rotate') {
+              await sessionOf(request).regenerate(['user']);
+            }
+          });
+        }),
+      );
+      app.post('/start', async (request) => {
+        sessionOf(request).set('user', 'ada');
+        return { ok: true };
+      });
+      app.post('/fresh', async (request) => ({ later: sessionOf(request).get('later') ?? null }));
+      app.post('/rotate', async (request) => {
+        sessionOf(request).set('step', 2);
+        return { ok: true };
+      });
+    });
+    const cookie = cookieOf(await fastify.inject({ method: 'POST', url: '/start' }));
+    const fresh = await fastify.inject({ method: 'POST', url: '/fresh', headers: { cookie } });
+    expect(fresh.json()).toEqual({ later: null });
+    expect(await show(fastify, cookie)).toEqual({ user: 'ada' });
+    const rotate = await fastify.inject({ method: 'POST', url: '/rotate', headers: { cookie } });
+    const rotated = cookieOf(rotate);
+    expect(rotated).not.toBe(cookie);
+    expect(await show(fastify, rotated)).toEqual({ user: 'ada', step: 2 });
+    expect(await show(fastify, cookie)).toEqual({});
+  });
+
   it('an onSend hook after the session plugin: save() stores its change', async () => {
     const fastify = await build(plugin, { saveUninitialized: true }, async (app) => {
       showRoute(app);
