@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { io as connectSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The app runs in a child process (against the built package): a store that
@@ -81,6 +82,30 @@ describe('process survival (child process)', () => {
     const response = await fetch(`${base}/stream`);
     expect(response.status).toBe(500);
     alive();
+  });
+
+  it('socket.io: a session from decryptSession saved, reloaded, regenerated, destroyed without await on a failing store', async () => {
+    await mode('ok');
+    const first = await fetch(`${base}/write`);
+    const cookie = first.headers.getSetCookie()[0]?.split(';')[0] as string;
+    const client = connectSocket(base, {
+      transports: ['websocket'],
+      extraHeaders: { cookie },
+      reconnection: false,
+      forceNew: true,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('connect', resolve);
+        client.once('connect_error', reject);
+      });
+      await mode('all-fail');
+      expect(await client.timeout(5000).emitWithAck('detached')).toBe('done');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      alive();
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('still serves afterwards', async () => {
