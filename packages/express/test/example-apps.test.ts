@@ -1,5 +1,5 @@
 // Apps shaped like the ones people start from, each run once on express-session
-// and once on @sess/express with the same assertions:
+// and once on @sess/express, on Express 5, 4 and 4.16.0, with the same assertions:
 // - what Express's `auth` example does: a login form, regenerate at login, a
 //   restricted page, logout by destroy, a one-time message kept in the session;
 // - what Express's `session` example does: a view counter, with the default
@@ -16,7 +16,7 @@ import { createClient } from 'redis';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { session } from '../src/index.js';
-import { idOf, pair, SECRET, setCookie } from './helpers.js';
+import { EXPRESS, type ExpressFactory, idOf, pair, SECRET, setCookie } from './helpers.js';
 
 type Middleware = express.RequestHandler;
 interface Options {
@@ -30,6 +30,11 @@ const LIBRARIES: [string, (options: Options) => Middleware][] = [
   ['express-session', (o) => expressSession({ secret: SECRET, ...o }) as unknown as Middleware],
   ['@sess/express', (o) => session({ secret: SECRET, ...o } as never) as unknown as Middleware],
 ];
+
+/** Each library on each Express the peer range covers (5, 4, and 4.16.0, the oldest). */
+const CASES = LIBRARIES.flatMap(([name, library]) =>
+  EXPRESS.map(([label, framework]) => [`${name}, ${label}`, name, library, framework] as const),
+);
 
 /** The session with free-form keys, as these example apps use it. */
 type Bag = Record<string, unknown> & express.Request['session'];
@@ -49,9 +54,9 @@ function check(name: string, password: string): { name: string } | null {
   return timingSafeEqual(hash, user.hash) ? { name: user.name } : null;
 }
 
-function authApp(library: (o: Options) => Middleware) {
-  const app = express();
-  app.use(express.urlencoded({ extended: false }));
+function authApp(library: (o: Options) => Middleware, framework: ExpressFactory) {
+  const app = framework();
+  app.use(framework.urlencoded({ extended: false }));
   app.use(library({ resave: false, saveUninitialized: false }));
   // The one-time message: taken out of the session on the page that shows it.
   app.use((req, res, next) => {
@@ -93,9 +98,9 @@ function authApp(library: (o: Options) => Middleware) {
   return app;
 }
 
-describe.each(LIBRARIES)("Express's auth example, on %s", (_name, library) => {
+describe.each(CASES)("Express's auth example, on %s", (_label, _name, library, framework) => {
   it('a visitor is turned away with a message, shown once', async () => {
-    const app = authApp(library);
+    const app = authApp(library, framework);
     const denied = await request(app).get('/restricted');
     expect(denied.status).toBe(302);
     expect(denied.headers.location).toBe('/login');
@@ -108,7 +113,7 @@ describe.each(LIBRARIES)("Express's auth example, on %s", (_name, library) => {
   });
 
   it('a wrong password: back to the form with a message; the visitor stays out', async () => {
-    const app = authApp(library);
+    const app = authApp(library, framework);
     const wrong = await request(app)
       .post('/login')
       .type('form')
@@ -123,7 +128,7 @@ describe.each(LIBRARIES)("Express's auth example, on %s", (_name, library) => {
   });
 
   it('login regenerates: a new id reaches the restricted page, the old one does not', async () => {
-    const app = authApp(library);
+    const app = authApp(library, framework);
     const before = setCookie((await request(app).get('/restricted')).headers);
     const login = await request(app)
       .post('/login')
@@ -144,7 +149,7 @@ describe.each(LIBRARIES)("Express's auth example, on %s", (_name, library) => {
   });
 
   it('logout destroys the session: the cookie no longer opens the restricted page', async () => {
-    const app = authApp(library);
+    const app = authApp(library, framework);
     const login = await request(app)
       .post('/login')
       .type('form')
@@ -163,8 +168,12 @@ describe.each(LIBRARIES)("Express's auth example, on %s", (_name, library) => {
 
 // --- the `session` example's shape -------------------------------------------
 
-function counterApp(library: (o: Options) => Middleware, store?: expressSession.Store) {
-  const app = express();
+function counterApp(
+  library: (o: Options) => Middleware,
+  framework: ExpressFactory,
+  store?: expressSession.Store,
+) {
+  const app = framework();
   app.use(library({ resave: false, saveUninitialized: false, ...(store ? { store } : {}) }));
   app.get('/', (req, res) => {
     const s = bag(req);
@@ -207,9 +216,9 @@ afterAll(async () => {
   await redisClient.quit();
 });
 
-describe.each(LIBRARIES)("Express's session example, on %s", (name, library) => {
+describe.each(CASES)("Express's session example, on %s", (label, _name, library, framework) => {
   it('with the default memory store: each visitor counts their own views', async () => {
-    const app = counterApp(library);
+    const app = counterApp(library, framework);
     const [texts] = await visits(app, 3);
     expect(texts).toEqual(['first visit. views: 1', 'views: 2', 'views: 3']);
     const [other] = await visits(app, 1);
@@ -220,17 +229,18 @@ describe.each(LIBRARIES)("Express's session example, on %s", (name, library) => 
     'with connect-redis on Redis: the counter, and the record connect-redis keeps',
     async () => {
       const client = redisClient as NonNullable<typeof redisClient>;
-      const store = new RedisStore({ client, prefix: `${prefix}${name}:` });
-      const app = counterApp(library, store);
+      const key = label.replace(/[^a-z0-9@.-]+/gi, '_');
+      const store = new RedisStore({ client, prefix: `${prefix}${key}:` });
+      const app = counterApp(library, framework, store);
       const [texts, cookie] = await visits(app, 3);
       expect(texts).toEqual(['first visit. views: 1', 'views: 2', 'views: 3']);
       const id = idOf(cookie);
-      const raw = await client.get(`${prefix}${name}:${id}`);
+      const raw = await client.get(`${prefix}${key}:${id}`);
       expect(raw).not.toBeNull();
       const record = JSON.parse(raw as string) as { views: number; cookie: object };
       expect(record.views).toBe(3);
       expect(record.cookie).toMatchObject({ path: '/', httpOnly: true, originalMaxAge: null });
-      const ttl = await client.ttl(`${prefix}${name}:${id}`);
+      const ttl = await client.ttl(`${prefix}${key}:${id}`);
       // connect-redis's default TTL for a session cookie: one day.
       expect(ttl).toBeGreaterThan(86_000);
       expect(ttl).toBeLessThanOrEqual(86_400);
@@ -305,10 +315,10 @@ function handle(
   };
 }
 
-function nestApp(library: (o: Options) => Middleware) {
+function nestApp(library: (o: Options) => Middleware, framework: ExpressFactory) {
   const controller = new AccountController();
-  const app = express();
-  app.use(express.json());
+  const app = framework();
+  app.use(framework.json());
   app.use(library({ resave: false, saveUninitialized: false }));
   app.get(
     '/visits',
@@ -336,9 +346,9 @@ function nestApp(library: (o: Options) => Middleware) {
   return app;
 }
 
-describe.each(LIBRARIES)('a NestJS-style controller, on %s', (_name, library) => {
+describe.each(CASES)('a NestJS-style controller, on %s', (_label, _name, library, framework) => {
   it('@Session() in an async handler: the count is kept', async () => {
-    const app = nestApp(library);
+    const app = nestApp(library, framework);
     const first = await request(app).get('/visits');
     expect(first.body).toEqual({ visits: 1 });
     const cookie = pair(setCookie(first.headers));
@@ -350,7 +360,7 @@ describe.each(LIBRARIES)('a NestJS-style controller, on %s', (_name, library) =>
   });
 
   it('login with promised regenerate and save: 201, a new id, the user on the next request', async () => {
-    const app = nestApp(library);
+    const app = nestApp(library, framework);
     const before = setCookie((await request(app).get('/visits')).headers);
     const login = await request(app)
       .post('/login')
@@ -371,7 +381,7 @@ describe.each(LIBRARIES)('a NestJS-style controller, on %s', (_name, library) =>
   });
 
   it('a thrown HttpException: its status and message, no session stored', async () => {
-    const app = nestApp(library);
+    const app = nestApp(library, framework);
     const bad = await request(app).post('/login').send({});
     expect(bad.status).toBe(400);
     expect(bad.body).toEqual({ statusCode: 400, message: 'name required' });
@@ -379,7 +389,7 @@ describe.each(LIBRARIES)('a NestJS-style controller, on %s', (_name, library) =>
   });
 
   it('logout with promised destroy: 201, and the cookie is nobody', async () => {
-    const app = nestApp(library);
+    const app = nestApp(library, framework);
     const cookie = pair(
       setCookie((await request(app).post('/login').send({ name: 'ada' })).headers),
     );
@@ -393,7 +403,7 @@ describe.each(LIBRARIES)('a NestJS-style controller, on %s', (_name, library) =>
   });
 
   it('parallel async handlers on one session all answer, and the session keeps the user', async () => {
-    const app = nestApp(library);
+    const app = nestApp(library, framework);
     const cookie = pair(
       setCookie((await request(app).post('/login').send({ name: 'ada' })).headers),
     );
