@@ -10,7 +10,7 @@
 import { scryptSync, timingSafeEqual } from 'node:crypto';
 import { resolveService } from '@sess/store-conformance/services';
 import { RedisStore } from 'connect-redis';
-import express from 'express';
+import type express from 'express';
 import expressSession from 'express-session';
 import { createClient } from 'redis';
 import request from 'supertest';
