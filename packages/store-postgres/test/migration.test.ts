@@ -80,12 +80,20 @@ describe.skipIf(skip)('migrating from connect-pg-simple', () => {
   });
 
   it("the README's advanced example, ported verbatim: same table, same lifetimes, both ways", async () => {
-    const tableName = table('user_sessions');
+    // connect-pg-simple's table.sql names the primary key "session_pkey" whatever the
+    // table is called, so two tables it created cannot share a schema: this one gets a
+    // schema of its own, or another run on the same server (a parallel test run, an
+    // app's own connect-pg-simple table) makes its CREATE fail.
+    const schemaName = uniqueTable('cps_schema');
+    await pgPool.query(`CREATE SCHEMA ${pg.escapeIdentifier(schemaName)}`);
+    const tableName = 'user_sessions';
     const options = {
       pool: pgPool, // Connection pool
+      schemaName,
       tableName, // Use another table-name than the default "session" one
       createTableIfMissing: true,
     };
+    const qualified = `${pg.escapeIdentifier(schemaName)}.${pg.escapeIdentifier(tableName)}`;
     const legacy = new PgSession({ ...options, pruneSessionInterval: false });
     const store = new PostgresStore(options);
     try {
@@ -96,7 +104,7 @@ describe.skipIf(skip)('migrating from connect-pg-simple', () => {
       expect((await store.get('old'))?.user).toBe('ada');
       expect(await call((done) => legacy.get('new', done))).toMatchObject({ user: 'bob' });
       const { rows } = await pgPool.query(
-        `SELECT sid, extract(epoch FROM expire) * 1000 AS at FROM ${pg.escapeIdentifier(tableName)}`,
+        `SELECT sid, extract(epoch FROM expire) * 1000 AS at FROM ${qualified}`,
       );
       const at = Object.fromEntries(rows.map((r) => [r.sid, Number(r.at)]));
       // connect-pg-simple rounds up to whole seconds; the same instant otherwise.
@@ -107,7 +115,7 @@ describe.skipIf(skip)('migrating from connect-pg-simple', () => {
       await call((done) => legacy.set('old-bs', record({}, null) as never, done));
       await store.set('new-bs', record({}, null));
       const bs = await pgPool.query(
-        `SELECT sid, extract(epoch FROM expire) * 1000 AS at FROM ${pg.escapeIdentifier(tableName)} WHERE sid LIKE '%-bs'`,
+        `SELECT sid, extract(epoch FROM expire) * 1000 AS at FROM ${qualified} WHERE sid LIKE '%-bs'`,
       );
       const [a, b] = bs.rows.map((r) => Number(r.at));
       expect(Math.abs((a ?? 0) - (b ?? 0))).toBeLessThan(2_000);
@@ -115,6 +123,7 @@ describe.skipIf(skip)('migrating from connect-pg-simple', () => {
     } finally {
       await legacy.close();
       await store.close();
+      await pgPool.query(`DROP SCHEMA ${pg.escapeIdentifier(schemaName)} CASCADE`);
     }
   });
 
