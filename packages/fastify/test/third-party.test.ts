@@ -310,7 +310,7 @@ describe.each(LIBRARIES)('@fastify/flash, on %s', (_name, plugin) => {
 
 describe.each(LIBRARIES)(
   'socket.io on fastify.server, the session read by fastify.decryptSession, on %s',
-  (_name, plugin) => {
+  (name, plugin) => {
     let io: SocketServer | undefined;
     const clients: ClientSocket[] = [];
     afterEach(async () => {
@@ -323,6 +323,10 @@ describe.each(LIBRARIES)(
       const fastify = await build(plugin, { saveUninitialized: false }, (app) => {
         app.post('/login', async (request) => {
           sessionOf(request).set('user', 'ada');
+          return { ok: true };
+        });
+        app.post('/count/:n', async (request) => {
+          sessionOf(request).set('count', Number((request.params as { n: string }).n));
           return { ok: true };
         });
         showRoute(app);
@@ -357,6 +361,19 @@ describe.each(LIBRARIES)(
             (err: unknown) => ack({ error: String(err) }),
           );
         });
+        // The same with the session taken once, at connection (socket.io's
+        // documented pattern for express-session's `socket.request.session`).
+        const kept = holder.session;
+        socket.on('incr-kept', (ack: (value: unknown) => void) => {
+          kept.reload().then(
+            async () => {
+              kept.set('count', ((kept.get('count') as number | undefined) ?? 0) + 1);
+              await kept.save();
+              ack(kept.get('count'));
+            },
+            (err: unknown) => ack({ error: String(err) }),
+          );
+        });
       });
       const url = await fastify.listen({ port: 0, host: '127.0.0.1' });
       return { url, fastify };
@@ -383,6 +400,27 @@ describe.each(LIBRARIES)(
         expect(await client.timeout(5000).emitWithAck('incr')).toBe(1);
         expect(await client.timeout(5000).emitWithAck('incr')).toBe(2);
         expect(await show(fastify, cookie)).toEqual({ user: 'ada', count: 2 });
+      });
+
+      it(`over ${transport}: a session reference kept from the handshake, reloaded per event`, async () => {
+        const { url, fastify } = await start();
+        const cookie = cookieOf(await fastify.inject({ method: 'POST', url: '/login' }));
+        const client = connect(url, cookie, transport);
+        await new Promise((resolve) => client.once('hello', resolve));
+        expect(await client.timeout(5000).emitWithAck('incr-kept')).toBe(1);
+        // The count changed over HTTP in between.
+        await fastify.inject({ method: 'POST', url: '/count/10', headers: { cookie } });
+        const second = await client.timeout(5000).emitWithAck('incr-kept');
+        if (name === '@fastify/session') {
+          // reload() put a new object on the holder: the kept one is stale,
+          // and its save overwrites the HTTP change.
+          expect(second).toBe(2);
+          expect(await show(fastify, cookie)).toEqual({ user: 'ada', count: 2 });
+        } else {
+          // Deliberate difference (README): reload() refills the kept object.
+          expect(second).toBe(11);
+          expect(await show(fastify, cookie)).toEqual({ user: 'ada', count: 11 });
+        }
       });
 
       it(`over ${transport}: a forged cookie connects as nobody`, async () => {
