@@ -618,6 +618,40 @@ describe.each(LIBRARIES)("other plugins' hooks using the session, on %s", (_name
     expect(await show(fastify, before)).toEqual({});
   });
 
+  it('regenerate() in an onResponse hook: the old session is gone, the reply kept its cookie', async () => {
+    let hookError: unknown;
+    let rotated: string | undefined;
+    const fastify = await build(plugin, { saveUninitialized: false }, async (app) => {
+      showRoute(app);
+      await app.register(
+        fp(async (child) => {
+          child.addHook('onResponse', async (request) => {
+            if (request.url !== '/rotate') return;
+            try {
+              await sessionOf(request).regenerate();
+              rotated = sessionOf(request).sessionId;
+            } catch (error) {
+              hookError = error;
+            }
+          });
+        }),
+      );
+      app.post('/rotate', async (request) => {
+        sessionOf(request).set('user', 'ada');
+        return { id: sessionOf(request).sessionId };
+      });
+    });
+    const rotate = await fastify.inject({ method: 'POST', url: '/rotate' });
+    const cookie = cookieOf(rotate);
+    for (let i = 0; i < 50 && rotated === undefined && hookError === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(hookError).toBeUndefined();
+    expect(rotated).not.toBe(rotate.json().id);
+    // The response went out with the old id, which the hook then destroyed.
+    expect(await show(fastify, cookie)).toEqual({});
+  });
+
   it("reload() and regenerate() in another plugin's preHandler hook", async () => {
     const fastify = await build(plugin, { saveUninitialized: false }, async (app) => {
       showRoute(app);
