@@ -361,6 +361,16 @@ describe.each(LIBRARIES)(
             (err: unknown) => ack({ error: String(err) }),
           );
         });
+        // A visitor without a session: save() stores the new one; the app can
+        // hand its cookie value over (to set it over HTTP, say).
+        socket.on('save-new', (ack: (value: unknown) => void) => {
+          const session = holder.session;
+          session.set('count', 1);
+          session.save().then(
+            () => ack(session.encryptedSessionId),
+            (err: unknown) => ack({ error: String(err) }),
+          );
+        });
         // The same with the session taken once, at connection (socket.io's
         // documented pattern for express-session's `socket.request.session`).
         const kept = holder.session;
@@ -421,6 +431,15 @@ describe.each(LIBRARIES)(
           expect(second).toBe(11);
           expect(await show(fastify, cookie)).toEqual({ user: 'ada', count: 11 });
         }
+      });
+
+      it(`over ${transport}: a new visitor's session saved from the socket is the one its cookie value names`, async () => {
+        const { url, fastify } = await start();
+        const client = connect(url, 'sessionId=forged.signature', transport);
+        await new Promise((resolve) => client.once('hello', resolve));
+        const value = await client.timeout(5000).emitWithAck('save-new');
+        expect(typeof value).toBe('string');
+        expect(await show(fastify, `sessionId=${value as string}`)).toEqual({ count: 1 });
       });
 
       it(`over ${transport}: a forged cookie connects as nobody`, async () => {
