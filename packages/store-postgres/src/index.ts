@@ -145,6 +145,13 @@ const CREATED_COLUMN = 'sess_created';
 const DEADLOCK = '40P01';
 /** feature_not_supported: "cached plan must not change result type" (see `#stalePlan`). */
 const FEATURE_NOT_SUPPORTED = '0A000';
+/**
+ * invalid_sql_statement_name ("prepared statement ... does not exist") and
+ * duplicate_prepared_statement ("... already exists"): what a pooler that hands
+ * each transaction another server connection (PgBouncer in transaction mode)
+ * answers to prepared statements. Either way nothing ran.
+ */
+const LOST_PREPARED = new Set(['26000', '42P05']);
 /** jsonb refuses some JSON that json stores: `\u0000`, lone surrogates. */
 const NOT_JSONB = new Set(['22P05', '22P02']);
 /** Driver and server codes that mean "the database is not reachable right now". */
@@ -606,16 +613,20 @@ export class PostgresStore implements SessionStore {
   }
 
   /**
-   * Whether `error` is PostgreSQL refusing a prepared statement whose result
+   * Whether `error` is PostgreSQL refusing a prepared statement: one whose result
    * columns changed type since it was prepared (a migration turned `sess` into
-   * `jsonb` under a running app): that statement stays unusable on its
-   * connection, so the store goes on with unnamed statements, and the caller
-   * runs the statement once more.
+   * `jsonb` under a running app), or one a pooler lost (see `LOST_PREPARED`). The
+   * statement stays unusable, so the store goes on with unnamed statements, and
+   * the caller runs the statement once more.
    */
   #stalePlan(error: unknown): boolean {
     if (this.#names === undefined) return false;
     const { code, message } = error as { code?: unknown; message?: unknown };
-    if (code !== FEATURE_NOT_SUPPORTED || !String(message).includes('cached plan')) return false;
+    const stale = code === FEATURE_NOT_SUPPORTED && String(message).includes('cached plan');
+    // Behind a transaction-mode pooler the statement was prepared on a server
+    // connection this one is not: a config ported from connect-pg-simple (which
+    // never prepares) must keep working there, so the store stops preparing.
+    if (!stale && !LOST_PREPARED.has(code as string)) return false;
     this.#names = undefined;
     return true;
   }

@@ -327,6 +327,26 @@ describe.skipIf(skip)('PostgresStore', () => {
     }
   });
 
+  it('prepared statements lost under it (a transaction-mode pooler such as PgBouncer): it goes on, unnamed', async () => {
+    const one = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      const store = open({ pool: one });
+      await store.set('s', record({ v: 1 }));
+      expect((await store.get('s'))?.v).toBe(1); // prepared on this connection
+      // What a pooler does: the next statement meets a server connection that has
+      // none of them, while pg still believes them parsed (26000 on the next get).
+      await one.query('DEALLOCATE ALL');
+      const read = await store.get('s');
+      expect(read?.v).toBe(1);
+      expect(await store.compareAndSet('s', read, record({ v: 2 }))).toBe(true);
+      expect((await store.get('s'))?.v).toBe(2);
+      const left = await one.query('SELECT count(*)::int AS n FROM pg_prepared_statements');
+      expect(left.rows[0].n).toBe(0); // unnamed from then on
+    } finally {
+      await one.end();
+    }
+  });
+
   it('a migration that changes a column type under a running store: it goes on, unnamed', async () => {
     const one = new pg.Pool({ connectionString: url, max: 1 });
     try {
