@@ -301,7 +301,16 @@ async function openPlainStore(library, store, namespace, url, more) {
         const pool = new pg.Pool({ connectionString: url, max: 10 });
         const PgStore = connectPgSimple(expressSession);
         const tableName = `es_${ns}`;
-        const s = new PgStore({ pool, tableName, createTableIfMissing: true });
+        // The table as connect-pg-simple's table.sql makes it, but with the primary key
+        // named after the table: its createTableIfMissing names every table's key
+        // "session_pkey", so two servers starting at once (the servers and stress tests
+        // run in parallel) failed with 'relation "session_pkey" already exists'.
+        const table = pg.escapeIdentifier(tableName);
+        await pool.query(
+          `CREATE TABLE IF NOT EXISTS ${table} (sid varchar NOT NULL COLLATE "default", sess json NOT NULL, expire timestamp(6) NOT NULL, CONSTRAINT ${pg.escapeIdentifier(`${tableName.slice(0, 55)}_pkey`)} PRIMARY KEY (sid));
+           CREATE INDEX IF NOT EXISTS ${pg.escapeIdentifier(`${tableName.slice(0, 50)}_expire`)} ON ${table} (expire)`,
+        );
+        const s = new PgStore({ pool, tableName });
         return {
           store: s,
           close: async () => {
