@@ -493,8 +493,7 @@ export class RequestSession<Req = unknown> implements SessionContext {
     // this id's session; its `id` member is not asked (in @sess/fastify `id`
     // is plain data, undefined unless the app stores one).
     const current = this.session;
-    if (current !== null) refillSession(current, fresh);
-    else this.session = fresh;
+    if (current === null || !refillSession(current, fresh)) this.session = fresh;
     const session = this.session as Session;
     this.#stampCreated(session);
     const data = snapshotData(session);

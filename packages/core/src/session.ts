@@ -271,10 +271,15 @@ export function sessionDataJson(session: Session): string {
  * express-session, where `reload` makes a new object, that pattern still
  * works because the old object saves itself whole.
  */
-export function refillSession(target: Session, source: Session): void {
-  for (const key of Object.getOwnPropertyNames(target)) {
-    delete (target as unknown as Record<string, unknown>)[key];
+export function refillSession(target: Session, source: Session): boolean {
+  // An object the app froze, sealed or gave a non-configurable property cannot
+  // be refilled whole: the caller then takes `source` instead, as express-session does.
+  if (!Object.isExtensible(target)) return false;
+  const own = Object.getOwnPropertyNames(target);
+  if (own.some((key) => Object.getOwnPropertyDescriptor(target, key)?.configurable === false)) {
+    return false;
   }
+  for (const key of own) delete (target as unknown as Record<string, unknown>)[key];
   for (const key of Object.getOwnPropertyNames(source)) {
     Object.defineProperty(
       target,
@@ -282,6 +287,7 @@ export function refillSession(target: Session, source: Session): void {
       Object.getOwnPropertyDescriptor(source, key) as PropertyDescriptor,
     );
   }
+  return true;
 }
 
 /** A plain record for the store: `{ cookie, ...data }`, no class instances at the top. */

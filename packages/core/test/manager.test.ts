@@ -548,6 +548,28 @@ describe('a whole browser flow', () => {
     expect(saved).toMatchObject({ v: 2, other: 'x', count: 1 });
     expect(saved['gone']).toBeUndefined();
   });
+
+  it('reload of a session the app sealed, or gave a non-configurable key: a new object, as express-session, no throw', async () => {
+    for (const lock of [
+      (s: object) => Object.seal(s),
+      (s: object) => Object.defineProperty(s, 'pinned', { value: 1, enumerable: true }),
+    ]) {
+      const manager = manage(store);
+      await store.inner.set('z', stored(60_000, { v: 1 }));
+      const state = (await manager.load({
+        request: {},
+        cookieHeader: cookieFor('z'),
+        secure: false,
+      })) as RequestSession;
+      const kept = state.session as unknown as { reload(): Promise<void> };
+      lock(kept);
+      await store.inner.set('z', stored(60_000, { v: 2 }));
+      await kept.reload();
+      expect(state.session).not.toBe(kept);
+      expect(data(state)['v']).toBe(2);
+    }
+  });
+
   it("unset 'destroy': deleting req.session destroys the record; 'keep' leaves it", async () => {
     for (const unset of ['destroy', 'keep'] as const) {
       await store.inner.set('u', stored(60_000, { v: 1 }));
