@@ -16,20 +16,19 @@ import { createClient } from 'redis';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { session } from '../src/index.js';
-import { EXPRESS, type ExpressFactory, idOf, pair, SECRET, setCookie } from './helpers.js';
+import {
+  EXPRESS,
+  type ExpressFactory,
+  idOf,
+  LIBRARIES,
+  type LibraryOptions,
+  pair,
+  SECRET,
+  setCookie,
+} from './helpers.js';
 
 type Middleware = express.RequestHandler;
-interface Options {
-  resave: boolean;
-  saveUninitialized: boolean;
-  store?: expressSession.Store;
-}
-
-/** The two libraries under the same options: every test runs on both. */
-const LIBRARIES: [string, (options: Options) => Middleware][] = [
-  ['express-session', (o) => expressSession({ secret: SECRET, ...o }) as unknown as Middleware],
-  ['@sess/express', (o) => session({ secret: SECRET, ...o } as never) as unknown as Middleware],
-];
+type Options = LibraryOptions;
 
 /** Each library on each Express the peer range covers (5, 4, and 4.16.0, the oldest). */
 const CASES = LIBRARIES.flatMap(([name, library]) =>

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { MemoryStore, type SessionRecord, type SessionStore } from '@sess/core';
 import express5 from 'express';
+import expressSession from 'express-session';
 import express4 from 'express4';
 import express416 from 'express4-16';
 import { type SessionMiddlewareOptions, session } from '../src/index.js';
@@ -124,3 +125,25 @@ export function makeApp(
   );
   return app;
 }
+
+/** Options both libraries take alike, for tests that run one app on each. */
+export interface LibraryOptions {
+  resave: boolean;
+  saveUninitialized: boolean;
+  store?: expressSession.Store;
+}
+
+/**
+ * express-session and @sess/express under the same options, for
+ * `describe.each`: the same app and assertions run on both.
+ */
+export const LIBRARIES: [string, (options: LibraryOptions) => express5.RequestHandler][] = [
+  [
+    'express-session',
+    (o) => expressSession({ secret: SECRET, ...o }) as unknown as express5.RequestHandler,
+  ],
+  [
+    '@sess/express',
+    (o) => session({ secret: SECRET, ...o } as never) as unknown as express5.RequestHandler,
+  ],
+];

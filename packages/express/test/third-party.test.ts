@@ -24,7 +24,7 @@ import { type Socket as ClientSocket, io as connectSocket } from 'socket.io-clie
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { session } from '../src/index.js';
-import { idOf, pair, SECRET, setCookie } from './helpers.js';
+import { idOf, LIBRARIES, type LibraryOptions, pair, SECRET, setCookie } from './helpers.js';
 
 declare module '@sess/core' {
   interface SessionData {
@@ -35,17 +35,7 @@ declare module '@sess/core' {
 }
 
 type Middleware = express.RequestHandler;
-interface Options {
-  resave: boolean;
-  saveUninitialized: boolean;
-  store?: expressSession.Store;
-}
-
-/** The two libraries under the same options: every test runs on both. */
-const LIBRARIES: [string, (options: Options) => Middleware][] = [
-  ['express-session', (o) => expressSession({ secret: SECRET, ...o }) as unknown as Middleware],
-  ['@sess/express', (o) => session({ secret: SECRET, ...o }) as unknown as Middleware],
-];
+type Options = LibraryOptions;
 
 /**
  * The error handler each app ends with: the error's message as JSON, with
