@@ -493,8 +493,8 @@ export class RequestSession<Req = unknown> implements SessionContext {
     // this id's session; its `id` member is not asked (in @sess/fastify `id`
     // is plain data, undefined unless the app stores one).
     const current = this.session;
-    if (current === null || !refillSession(current, fresh)) this.session = fresh;
-    const session = this.session as Session;
+    const session = current !== null && refillSession(current, fresh) ? current : fresh;
+    this.session = session;
     this.#stampCreated(session);
     const data = snapshotData(session);
     this.#persistedJson = data.json;
