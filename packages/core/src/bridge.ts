@@ -219,7 +219,14 @@ export function fromCallbackStore(
         const record = await call<unknown>('get', (done) =>
           legacy.get(id, (err, session) => done(err, session ?? null)),
         );
-        return live(record);
+        const kept = live(record);
+        if (kept === null && isSessionRecord(record)) {
+          // Expired by its cookie and the store keeps it (no TTL of its own):
+          // removed, as @fastify/session and express-session's MemoryStore do.
+          // Housekeeping, never the request's failure.
+          store.destroy(id).catch(() => undefined);
+        }
+        return kept;
       } catch (error) {
         if (error instanceof StoreError && isNotFound(error.cause)) return null;
         throw error;

@@ -1,4 +1,4 @@
-import { serialize } from 'cookie';
+import { parse, serialize } from 'cookie';
 import type { CookiePriority, SameSiteOption, StoredCookie } from './types.js';
 
 /**
@@ -192,4 +192,9 @@ const COOKIE_OCTETS = /^[\u0021\u0023\u0024\u0026-\u002B\u002D-\u003A\u003C-\u00
  */
 export function encodeCookieValue(value: string): string {
   return COOKIE_OCTETS.test(value) ? value : encodeURIComponent(value);
+}
+
+/** The value of the cookie `name` in a `Cookie` request header, as the middleware reads it. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  return header ? parse(header)[name] : undefined;
 }

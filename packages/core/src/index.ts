@@ -15,6 +15,7 @@ export {
   encodeCookieValue,
   isSameSiteNone,
   MAX_COOKIE_EXPIRES,
+  readCookie,
 } from './cookie.js';
 export { withDeadline } from './deadline.js';
 export {

@@ -106,6 +106,29 @@ describe('fromCallbackStore over express-session’s MemoryStore', () => {
     expect(await store.length?.()).toBe(1);
   });
 
+  it("removes an expired record a legacy store without touch returns; a failing removal is not the read's error", async () => {
+    const destroyed: string[] = [];
+    let fail = false;
+    const legacy: CallbackStore = {
+      get: (_sid, cb) => cb(null, live({ old: true }, -1000)),
+      set: (_sid, _s, cb) => cb?.(),
+      destroy: (sid, cb) => {
+        destroyed.push(sid);
+        cb?.(fail ? new Error('cannot remove') : null);
+      },
+    };
+    const store = fromCallbackStore(legacy);
+    expect(await store.get('gone')).toBeNull();
+    expect(destroyed).toEqual(['gone']);
+    fail = true;
+    expect(await store.get('again')).toBeNull();
+    expect(destroyed).toEqual(['gone', 'again']);
+    // A record that is not expired, or no record: nothing removed.
+    const kept: CallbackStore = { ...legacy, get: (_sid, cb) => cb(null, live({ ok: 1 })) };
+    expect(await fromCallbackStore(kept).get('live')).not.toBeNull();
+    expect(destroyed).toEqual(['gone', 'again']);
+  });
+
   it("gives the records it writes express-session's cookie.maxAge (memorystore's TTL), not stored", async () => {
     const seen: { maxAge: unknown; json: string }[] = [];
     const store = fromCallbackStore({

@@ -7,6 +7,7 @@ import {
   type EncryptionOptions,
   normalizeSecrets,
   type RequestSession,
+  readCookie,
   type SecretKey,
   SessConfigError,
   SessionManager,
@@ -116,6 +117,11 @@ function plugin(
   const given = options.store ?? manager.store;
   const name = manager.name;
   const prefix = manager.cookiePrefix;
+  const configured = options.cookie ?? {};
+  // @fastify/session's Set-Cookie that removes a browser's stale session cookie.
+  const clearHeader = `${name}=; Max-Age=0; ${configured.domain ? `Domain=${configured.domain}; ` : ''}Path=${configured.path || '/'}; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax`;
+  // `secure: 'auto'` without a sameSite: @fastify/session sends SameSite=Lax over plain HTTP.
+  const autoLax = configured.secure === 'auto' && configured.sameSite === undefined;
 
   fastify.decorateRequest('session', null as never);
   fastify.decorateRequest('sessionStore', {
@@ -153,9 +159,34 @@ function plugin(
     carrier[STATE] = undefined;
     await state.commit((request as { session: unknown }).session as FastifySession | null);
     const header = state.setCookieHeader();
-    if (header) reply.header('set-cookie', header);
+    if (header) {
+      reply.header(
+        'set-cookie',
+        autoLax && request.protocol !== 'https' && !/; SameSite=/i.test(header)
+          ? `${header}; SameSite=Lax`
+          : header,
+      );
+    } else if (
+      state.cookieId !== state.id &&
+      (request as { session: unknown }).session !== null &&
+      isStale(cookieValueOf(request))
+    ) {
+      // As @fastify/session: the browser's cookie names no session this reply
+      // keeps (forged, gone, expired, regenerated away) and none replaces it.
+      reply.header('set-cookie', clearHeader);
+    }
     return payload;
   });
+
+  /** The session cookie's value as the request carries it. */
+  function cookieValueOf(request: FastifyRequest): string | undefined {
+    const cookies = (request as { cookies?: Record<string, string | undefined> }).cookies;
+    return cookies ? cookies[name] : readCookie(request.headers.cookie, name);
+  }
+
+  function isStale(value: string | undefined): boolean {
+    return typeof value === 'string' && value.length > prefix.length && value.startsWith(prefix);
+  }
 
   // Answer to @fastify/session's plugin name too, so plugins that declare
   // `dependencies: ['@fastify/session']` register after this one.
