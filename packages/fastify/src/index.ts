@@ -17,6 +17,7 @@ import {
 } from '@sess/core';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { incumbentCookieOptions } from './cookie.js';
 import { FastifySession, STATE } from './session.js';
 
 export type {
@@ -117,7 +118,7 @@ function plugin(
   const given = options.store ?? manager.store;
   const name = manager.name;
   const prefix = manager.cookiePrefix;
-  const configured = options.cookie ?? {};
+  const configured = incumbentCookieOptions(options.cookie ?? {});
   // @fastify/session's Set-Cookie that removes a browser's stale session cookie.
   const clearHeader = `${name}=; Max-Age=0; ${configured.domain ? `Domain=${configured.domain}; ` : ''}Path=${configured.path || '/'}; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax`;
   // `secure: 'auto'` without a sameSite: @fastify/session sends SameSite=Lax over plain HTTP.
@@ -218,7 +219,7 @@ function plugin(
         (state) => {
           if (state) {
             if (state.cookieId !== state.id && cookieOpts && Object.keys(cookieOpts).length > 0) {
-              state.setCookieOptions(cookieOpts);
+              state.setCookieOptions(incumbentCookieOptions(cookieOpts));
             }
             target.session = state.session;
           }
@@ -266,7 +267,7 @@ function createManager(
 
 /** @fastify/session's cookie defaults: Secure unless told otherwise; `maxAge` wins over `expires`. */
 function cookieOptions(given: CookieOptions | undefined): CookieOptions {
-  const cookie: CookieOptions = { ...given, secure: given?.secure ?? true };
+  const cookie = incumbentCookieOptions({ ...given, secure: given?.secure ?? true });
   if (cookie.maxAge !== undefined && cookie.maxAge !== null && cookie.expires) {
     delete cookie.expires;
   }

@@ -10,6 +10,7 @@ import {
   type SessionRecord,
   sessionContext,
 } from '@sess/core';
+import { incumbentCookieOptions } from './cookie.js';
 
 /** Where the plugin keeps each request's core state. */
 export const STATE = Symbol.for('sess.fastify.state');
@@ -55,7 +56,9 @@ export class FastifySession extends Session {
    * milliseconds, as everywhere else). Not a modification of the session.
    */
   options(opts: CookieOptions): void {
-    if (opts && Object.keys(opts).length > 0) sessionContextOf(this).setCookieOptions(opts);
+    if (opts && Object.keys(opts).length > 0) {
+      sessionContextOf(this).setCookieOptions(incumbentCookieOptions(opts));
+    }
   }
 
   /** Whether the data changed since it was loaded, created or last saved. */

@@ -1255,3 +1255,208 @@ describe.each(LIBRARIES)('fastify.decryptSession, on %s', (_name, register) => {
     expect(target.session?.cookie.maxAge).toBeGreaterThan(86000);
   });
 });
+
+describe.each(LIBRARIES)('more of @fastify/session README, on %s', (name, register) => {
+  it('isModified() and isSaved() through a request: set, save(), set again', async () => {
+    const fastify = await build(
+      register,
+      { saveUninitialized: false, cookie: { secure: false } },
+      route(async (request) => {
+        const session = sessionOf(request) as AnySession & { isSaved(): boolean };
+        const seen: [boolean, boolean][] = [[session.isModified(), session.isSaved()]];
+        session.user = 'ada';
+        seen.push([session.isModified(), session.isSaved()]);
+        await session.save();
+        seen.push([session.isModified(), session.isSaved()]);
+        session.user = 'grace';
+        seen.push([session.isModified(), session.isSaved()]);
+        return seen;
+      }),
+    );
+    const response = await fastify.inject('/');
+    expect(response.json()).toEqual([
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]);
+    expect(response.headers['set-cookie']).toBeDefined();
+  });
+
+  it('saveUninitialized true, rolling false: the new session gets its cookie once', async () => {
+    const store = new CallbackStore();
+    const fastify = await build(
+      register,
+      { rolling: false, cookie: { secure: false }, store },
+      route(() => 'ok'),
+    );
+    const first = await fastify.inject('/');
+    expect(store.calls.set).toBe(1);
+    const second = await fastify.inject({ url: '/', headers: { cookie: pair(first) } });
+    expect(second.headers['set-cookie']).toBeUndefined();
+    expect(store.calls.set).toBe(1);
+  });
+
+  it('rolling true with maxAge: each response moves the Expires', async () => {
+    const fastify = await build(
+      register,
+      { cookie: { secure: false, maxAge: 60_000 } },
+      route(() => 'ok'),
+    );
+    const first = await fastify.inject('/');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const second = await fastify.inject({ url: '/', headers: { cookie: pair(first) } });
+    expect(pair(second)).toBe(pair(first));
+    expect(expiresOf(setCookie(second))).toBeGreaterThan(expiresOf(setCookie(first)));
+  });
+
+  it('an onRequest hook after the plugin that replies with session data: the session is saved', async () => {
+    const store = new CallbackStore();
+    const fastify = await build(
+      register,
+      { saveUninitialized: false, cookie: { secure: false }, store },
+      (f) => {
+        f.addHook('onRequest', async (request, reply) => {
+          sessionOf(request).early = 'yes';
+          return reply.send('early');
+        });
+        f.get('/', async () => 'never');
+      },
+    );
+    const response = await fastify.inject('/');
+    expect(response.body).toBe('early');
+    const id = pair(response).split('=')[1]?.split('.')[0] as string;
+    expect(store.read(id)?.early).toBe('yes');
+  });
+
+  it('an idGenerator that throws: a 500, and the app keeps serving', async () => {
+    let fail = true;
+    const fastify = await build(
+      register,
+      {
+        cookie: { secure: false },
+        idGenerator: () => {
+          if (fail) throw new Error('no ids today');
+          return 'x'.repeat(32);
+        },
+      },
+      route(() => 'ok'),
+    );
+    const failed = await fastify.inject('/');
+    expect(failed.statusCode).toBe(500);
+    expect(failed.json().message).toBe('no ids today');
+    fail = false;
+    expect((await fastify.inject('/')).statusCode).toBe(200);
+  });
+
+  it('a store whose get and set throw instead of calling back: a 500 each time', async () => {
+    const store = {
+      get(): void {
+        throw new Error('Not implemented');
+      },
+      set(): void {
+        throw new Error('Not implemented');
+      },
+      destroy(_id: string, callback: Callback): void {
+        callback(new Error('ErrorStore#destroy'));
+      },
+    };
+    const fastify = await build(
+      register,
+      { store, cookie: { secure: false } },
+      route((request) => {
+        sessionOf(request).test = {};
+        return 'ok';
+      }),
+    );
+    const fresh = await fastify.inject('/');
+    expect(fresh.statusCode).toBe(500);
+    const returning = await fastify.inject({
+      url: '/',
+      headers: { cookie: `sessionId=${sign('Qk_XT2K7-clT-x1tVvoY6tIQ83iP72KN', SECRET)}` },
+    });
+    expect(returning.statusCode).toBe(500);
+    expect(returning.json().message).toContain('Not implemented');
+    void name;
+  });
+});
+
+describe.each(LIBRARIES)(
+  'cookie options as @fastify/session reads them, on %s',
+  (_name, register) => {
+    const withData = route((request) => {
+      sessionOf(request).test = {};
+      return 'ok';
+    });
+    const cases: [string, Options, string][] = [
+      ["path ''", { path: '' }, 'Path=/; HttpOnly; Secure'],
+      ['maxAge 0 (no expiry)', { maxAge: 0 }, 'Path=/; HttpOnly; Secure'],
+      ["secure 'true'", { secure: 'true' }, 'Path=/; HttpOnly; Secure'],
+      [
+        'expires as a date string',
+        { expires: '2100-01-01T00:00:00Z' },
+        'Path=/; Expires=Fri, 01 Jan 2100 00:00:00 GMT; HttpOnly; Secure',
+      ],
+      [
+        'expires as epoch ms',
+        { expires: 4102444800000 },
+        'Path=/; Expires=Fri, 01 Jan 2100 00:00:00 GMT; HttpOnly; Secure',
+      ],
+      [
+        'a past expires date',
+        { expires: new Date(34214461000) },
+        'Path=/; Expires=Mon, 01 Feb 1971 00:01:01 GMT; HttpOnly; Secure',
+      ],
+    ];
+    it.each(cases)('%s', async (_label, cookie, attributes) => {
+      const fastify = await build(register, { cookie }, withData);
+      const response = await fastify.inject({ url: '/', headers: HTTPS });
+      expect(setCookie(response)).toMatch(new RegExp(`^sessionId=${SIGNED}; ${attributes}$`));
+    });
+
+    it("path '' keeps sessions on every path", async () => {
+      const fastify = await build(register, { cookie: { path: '', secure: false } }, (f) => {
+        f.post('/a/b', async (request) => {
+          sessionOf(request).user = 'ada';
+          return 'ok';
+        });
+        f.get('/c', async (request) => ({ user: sessionOf(request).user ?? null }));
+      });
+      const first = await fastify.inject({ method: 'POST', url: '/a/b' });
+      const second = await fastify.inject({ url: '/c', headers: { cookie: pair(first) } });
+      expect(second.json()).toEqual({ user: 'ada' });
+    });
+
+    it('options({ maxAge: 0 }) in a handler: a browser-session cookie for this response', async () => {
+      const fastify = await build(
+        register,
+        { cookie: { secure: false, maxAge: 60_000 } },
+        route((request) => {
+          sessionOf(request).options({ maxAge: 0 });
+          sessionOf(request).test = {};
+          return 'ok';
+        }),
+      );
+      expect(setCookie(await fastify.inject('/'))).toMatch(
+        new RegExp(`^sessionId=${SIGNED}; Path=/; HttpOnly$`),
+      );
+    });
+
+    it('options({ expires: <date string> }) in a handler: that Expires', async () => {
+      const fastify = await build(
+        register,
+        { cookie: { secure: false } },
+        route((request) => {
+          sessionOf(request).options({ expires: '2100-01-01T00:00:00Z' });
+          sessionOf(request).test = {};
+          return 'ok';
+        }),
+      );
+      expect(setCookie(await fastify.inject('/'))).toMatch(
+        new RegExp(
+          `^sessionId=${SIGNED}; Path=/; Expires=Fri, 01 Jan 2100 00:00:00 GMT; HttpOnly$`,
+        ),
+      );
+    });
+  },
+);
