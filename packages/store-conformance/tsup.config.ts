@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig([
   {
-    entry: ['src/index.ts', 'src/services.ts'],
+    entry: ['src/index.ts', 'src/services.ts', 'src/lifetimes.ts'],
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,

@@ -757,14 +757,17 @@ export class RequestSession<Req = unknown> implements SessionContext {
 
   /**
    * express-session touches every request it does not save. sess touches
-   * only with `rolling`, the one case where the browser's expiry moves on
-   * every response; otherwise an unmodified session costs no write (a
-   * fixed-expiry cookie was stored with its expiry; a browser-session
-   * cookie's record lives for the store's TTL after its last write).
+   * with `rolling` (the browser's expiry moves on every response) and for a
+   * browser-session cookie (no `expires`): there the store's TTL from the
+   * last touch is the only idle expiry, as under express-session with
+   * connect-redis, connect-mongo or connect-pg-simple; without the touch an
+   * active user would be logged out one TTL after the last change. A
+   * fixed-expiry cookie without `rolling` costs no write: its record was
+   * stored with the expiry the browser holds, which a touch would not move.
    */
-  #shouldTouch(_session: Session): boolean {
+  #shouldTouch(session: Session): boolean {
     if (this.cookieId !== this.id) return false;
-    return this.#manager.options.rolling ?? false;
+    return (this.#manager.options.rolling ?? false) || session.cookie.expires === null;
   }
 
   #shouldSetCookie(session: Session, data: DataSnapshot): boolean {

@@ -325,6 +325,18 @@ describe('save vs touch vs nothing (a counting store)', () => {
     expect(setCookie).toBeNull();
   });
 
+  it('resave false: an unmodified browser-session cookie is touched (its only idle expiry is the store TTL), not re-sent', async () => {
+    const { manager, cookie, id } = await existing(
+      { resave: false, saveUninitialized: false },
+      null,
+    );
+    const { setCookie } = await roundTrip(manager, cookie);
+    expect(store.calls.touch).toBe(1);
+    expect(store.calls.set).toBe(0);
+    expect((await store.inner.get(id))?.['views']).toBe(1);
+    expect(setCookie).toBeNull();
+  });
+
   it('rolling + resave false: an unmodified session is touched (not rewritten) and re-sent', async () => {
     const { manager, cookie, id } = await existing({ resave: false, rolling: true });
     const before = (await store.inner.get(id))?.cookie.expires as string;

@@ -66,16 +66,26 @@ describe.each(EXPRESS)('%s', (_label, express) => {
 
     it('reads exactly once per request with a cookie, writes only a changed session', async () => {
       const store = new CountingStore();
-      const app = counter({ store, resave: false });
+      const app = counter({ store, resave: false, cookie: { maxAge: 60_000 } });
       const cookie = pair(setCookie((await request(app).get('/')).headers));
       store.reset();
       await request(app).get('/read').set('Cookie', cookie);
-      expect(store.calls).toEqual({ get: 1 }); // unmodified: no write, no touch
+      expect(store.calls).toEqual({ get: 1 }); // unmodified, fixed expiry: no write, no touch
       store.reset();
       await request(app).get('/').set('Cookie', cookie);
       expect(store.count('get')).toBe(1);
       expect(store.count('set') + store.count('compareAndSet')).toBe(1);
       expect(store.count('touch')).toBe(0);
+    });
+
+    it('an unmodified browser-session cookie is touched, as express-session does (the store TTL is its idle expiry)', async () => {
+      const store = new CountingStore();
+      const app = counter({ store, resave: false });
+      const cookie = pair(setCookie((await request(app).get('/')).headers));
+      store.reset();
+      const res = await request(app).get('/read').set('Cookie', cookie);
+      expect(store.calls).toEqual({ get: 1, touch: 1 });
+      expect(setCookie(res.headers)).toBeUndefined();
     });
 
     it('resave (the express-session default) rewrites an unmodified session', async () => {
