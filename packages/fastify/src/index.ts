@@ -115,7 +115,7 @@ function plugin(
     done(error as Error);
     return;
   }
-  const given = options.store ?? manager.store;
+  const given = options.store ?? withCallbacks(manager.store);
   const name = manager.name;
   const prefix = manager.cookiePrefix;
   const configured = incumbentCookieOptions(options.cookie ?? {});
@@ -295,6 +295,40 @@ function checkOptions(options: FastifySessionOptions): void {
   if (options.algorithm !== undefined && options.algorithm !== 'sha256') {
     throw new SessConfigError('only the sha256 `algorithm` is supported');
   }
+}
+
+/**
+ * The default store as `request.sessionStore` shows it. @fastify/session's
+ * default store answers through callbacks (`get(id, cb)`, `set(id, session,
+ * cb)`, `destroy(id, cb)`), core's MemoryStore through promises: here every
+ * method also takes a trailing callback, called with the outcome (nothing is
+ * returned then); without one, the promise. Code written for either works, and
+ * a callback-style call no longer waits forever.
+ */
+function withCallbacks<T extends object>(store: T): T {
+  return new Proxy(store, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target);
+      if (typeof value !== 'function' || key === 'constructor') return value;
+      return (...args: unknown[]) => {
+        const callback = args.at(-1);
+        if (typeof callback !== 'function') return value.apply(target, args);
+        args.pop();
+        let running: Promise<unknown>;
+        try {
+          running = Promise.resolve(value.apply(target, args));
+        } catch (error) {
+          running = Promise.reject(error);
+        }
+        // Called outside the promise chain: a callback that throws is the app's exception.
+        running.then(
+          (result) => queueMicrotask(() => callback(null, result ?? undefined)),
+          (error: unknown) => queueMicrotask(() => callback(error)),
+        );
+        return undefined;
+      };
+    },
+  });
 }
 
 function pathname(url: string): string {

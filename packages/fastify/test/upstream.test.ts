@@ -1460,3 +1460,39 @@ describe.each(LIBRARIES)(
     });
   },
 );
+
+describe.each(LIBRARIES)('request.sessionStore on the default store, on %s', (_name, register) => {
+  it('set / get / destroy answer through callbacks; a session seeded so is loaded by its cookie', async () => {
+    const id = 'Qk_XT2K7-clT-x1tVvoY6tIQ83iP72KN';
+    type CallbackApi = {
+      set(id: string, session: unknown, callback: Callback): void;
+      get(id: string, callback: (err: unknown, session?: { user?: string } | null) => void): void;
+      destroy(id: string, callback: Callback): void;
+    };
+    const storeOf = (request: FastifyRequest) =>
+      (request as unknown as { sessionStore: CallbackApi }).sessionStore;
+    const fastify = await build(register, { cookie: { secure: false } }, (f) => {
+      f.get('/seed', (request, reply) => {
+        const record = { user: 'ada', cookie: { originalMaxAge: null, path: '/', httpOnly: true } };
+        storeOf(request).set(id, record, (err) => reply.send({ err: err ?? null }));
+      });
+      f.get('/peek', (request, reply) => {
+        storeOf(request).get(id, (err, session) =>
+          reply.send({ err: err ?? null, user: session?.user ?? null }),
+        );
+      });
+      f.get('/drop', (request, reply) => {
+        storeOf(request).destroy(id, (err) => reply.send({ err: err ?? null }));
+      });
+      f.get('/', async (request) => ({ user: sessionOf(request).user ?? null }));
+    });
+    const cookie = `sessionId=${sign(id, SECRET)}`;
+    expect((await fastify.inject('/seed')).json()).toEqual({ err: null });
+    expect((await fastify.inject('/peek')).json()).toEqual({ err: null, user: 'ada' });
+    expect((await fastify.inject({ url: '/', headers: { cookie } })).json()).toEqual({
+      user: 'ada',
+    });
+    expect((await fastify.inject('/drop')).json()).toEqual({ err: null });
+    expect((await fastify.inject('/peek')).json()).toEqual({ err: null, user: null });
+  });
+});
