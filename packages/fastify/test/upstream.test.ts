@@ -1496,3 +1496,96 @@ describe.each(LIBRARIES)('request.sessionStore on the default store, on %s', (_n
     expect((await fastify.inject('/peek')).json()).toEqual({ err: null, user: null });
   });
 });
+
+describe.each(LIBRARIES)(
+  'secret rotation and decryptSession edge cases, on %s',
+  (name, register) => {
+    const id = 'aYb4uTIhdBXCfk_ylik4QN6-u26K0u0e';
+
+    it('with a prefix, a cookie without it is not read (a new session)', async () => {
+      const store = new CallbackStore();
+      store.put(id, { user: 'ada', cookie: { originalMaxAge: null } });
+      const fastify = await build(
+        register,
+        { cookiePrefix: 's:', store, cookie: { secure: false } },
+        route((request) => ({ user: sessionOf(request).user ?? null })),
+      );
+      const response = await fastify.inject({
+        url: '/',
+        headers: { cookie: `sessionId=${sign(id, SECRET)}` },
+      });
+      expect(response.json()).toEqual({ user: null });
+      expect(store.calls.get).toBe(0);
+    });
+
+    it('saveUninitialized false, rolling false, an unchanged session under an older secret: re-signed on sess, cleared on @fastify/session', async () => {
+      const store = new CallbackStore();
+      store.put(id, { user: 'ada', cookie: { originalMaxAge: null } });
+      const fresh = 'a new secret, first in the list, 32+ chars';
+      const fastify = await build(
+        register,
+        {
+          secret: [fresh, SECRET],
+          saveUninitialized: false,
+          rolling: false,
+          store,
+          cookie: { secure: false },
+        },
+        route((request) => ({ user: sessionOf(request).user ?? null })),
+      );
+      const response = await fastify.inject({
+        url: '/',
+        headers: { cookie: `sessionId=${sign(id, SECRET)}` },
+      });
+      expect(response.json()).toEqual({ user: 'ada' });
+      if (name === INCUMBENT) {
+        // The browser loses a live session at a secret rotation (logged out).
+        expect(response.headers['set-cookie']).toBe(CLEARED);
+      } else {
+        // README: re-signed with the first secret, the session kept.
+        expect(pair(response)).toBe(`sessionId=${sign(id, fresh)}`);
+      }
+    });
+
+    it('decryptSession: a store error reaches the callback', async () => {
+      const store = new CallbackStore();
+      const fastify = await build(
+        register,
+        { store },
+        route(() => 'ok'),
+      );
+      store.failGet = new Error('store.get');
+      const err = await new Promise((resolve) => {
+        (
+          fastify as unknown as { decryptSession: (v: string, r: object, cb: Callback) => void }
+        ).decryptSession(sign(id, SECRET), {}, resolve);
+      });
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toContain('store.get');
+    });
+
+    it('decryptSession: an expired session gives a new one, and the old record is removed', async () => {
+      const store = new CallbackStore();
+      store.put(id, {
+        user: 'ada',
+        cookie: { originalMaxAge: null, expires: new Date(Date.now() - 1000).toISOString() },
+      });
+      const fastify = await build(
+        register,
+        { store },
+        route(() => 'ok'),
+      );
+      const target: { session?: AnySession } = {};
+      const err = await new Promise((resolve) => {
+        (
+          fastify as unknown as { decryptSession: (v: string, r: object, cb: Callback) => void }
+        ).decryptSession(sign(id, SECRET), target, resolve);
+      });
+      expect(err ?? null).toBeNull();
+      expect(target.session?.sessionId).not.toBe(id);
+      expect(target.session?.user).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(store.read(id)).toBeUndefined();
+    });
+  },
+);
