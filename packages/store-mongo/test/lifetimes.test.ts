@@ -1,0 +1,134 @@
+// The same options and cookie settings under express-session + connect-mongo 6 and under
+// @sess/express + this store, on one collection: each writes, then each reads an unmodified
+// session 2.5 s later; the document's `expires`, the cookie's, and when the user is logged out must
+// match (±1 s), whichever side wrote and whichever read. (connect-mongo 5 computes `expires` and
+// touches exactly as 6 does: same `ttl` default, same `touchAfter` rule.)
+import { session as sessSession } from '@sess/express';
+import {
+  COOKIE_CASES,
+  crossRuns,
+  lifetimeDifferences,
+  type Middleware,
+  type Served,
+  serve,
+} from '@sess/store-conformance/lifetimes';
+import ConnectMongo from 'connect-mongo';
+import expressSession from 'express-session';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MongoStore, type MongoStoreOptions } from '../src/index.js';
+import { mongoUrl, skipReason, TEST_DB, uniqueName } from './helpers.js';
+
+const SECRET = 'a lifetimes secret of at least thirty-two characters';
+
+type Connection = 'client' | 'mongoUrl' | 'clientPromise';
+/** Each connect-mongo option next to its port to this store. */
+const OPTION_PAIRS: {
+  label: string;
+  incumbent: Record<string, unknown>;
+  sess: Omit<MongoStoreOptions, 'client' | 'mongoUrl' | 'clientPromise' | 'collectionName'>;
+  connection?: Connection;
+}[] = [
+  { label: 'defaults (ttl 14 days)', incumbent: {}, sess: {} },
+  { label: 'ttl 2 h', incumbent: { ttl: 7200 }, sess: { ttl: '2h' } },
+  // A touch within touchAfter of the last write is skipped by both.
+  { label: 'touchAfter 1 h', incumbent: { touchAfter: 3600 }, sess: { touchAfter: '1h' } },
+  { label: 'stringify false', incumbent: { stringify: false }, sess: { stringify: false } },
+  { label: 'timestamps', incumbent: { timestamps: true }, sess: { timestamps: true } },
+  {
+    label: 'autoRemove interval',
+    incumbent: { autoRemove: 'interval', autoRemoveInterval: 10 },
+    sess: { autoRemove: 'interval', pruneInterval: '10m' },
+  },
+  {
+    label: 'autoRemove disabled',
+    incumbent: { autoRemove: 'disabled' },
+    sess: { autoRemove: 'disabled' },
+  },
+  {
+    label: 'crypto off',
+    incumbent: { crypto: { secret: false } },
+    sess: { crypto: { secret: false } },
+  },
+  {
+    label: 'mongoUrl + mongoOptions',
+    incumbent: { mongoOptions: {} },
+    sess: { mongoOptions: {} },
+    connection: 'mongoUrl',
+  },
+  { label: 'clientPromise', incumbent: {}, sess: {}, connection: 'clientPromise' },
+];
+
+describe.skipIf(skipReason)('lifetimes: connect-mongo 6 and this store', () => {
+  let client: MongoClient;
+  beforeAll(async () => {
+    client = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 5_000 });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client.close();
+  });
+
+  const expiryOf = (collectionName: string) => async (id: string) => {
+    const doc = await client
+      .db(TEST_DB)
+      .collection<{ _id: string; expires?: Date }>(collectionName)
+      .findOne({ _id: id });
+    if (!doc) return null;
+    return doc.expires ? doc.expires.getTime() : Number.POSITIVE_INFINITY;
+  };
+
+  for (const pair of OPTION_PAIRS) {
+    for (const kase of COOKIE_CASES) {
+      it(`${pair.label}, ${kase.label}`, async () => {
+        const collectionName = uniqueName('life');
+        const connection = pair.connection ?? 'client';
+        const connect = () =>
+          connection === 'mongoUrl'
+            ? { mongoUrl }
+            : connection === 'clientPromise'
+              ? { clientPromise: Promise.resolve(client) }
+              : { client };
+        const where = { dbName: TEST_DB, collectionName };
+        const store = new MongoStore({ ...connect(), ...where, ...pair.sess } as MongoStoreOptions);
+        // FerretDB has no TTL index (connect-mongo's 'native' fails there): expiry is read, not reaped.
+        const legacy = ConnectMongo.create({
+          ...connect(),
+          ...where,
+          autoRemove: 'disabled',
+          ...pair.incumbent,
+        });
+        const common = {
+          secret: SECRET,
+          resave: false,
+          saveUninitialized: false,
+          rolling: kase.rolling ?? false,
+          cookie: kase.maxAge === undefined ? {} : { maxAge: kase.maxAge },
+        };
+        const apps: Served[] = [];
+        try {
+          apps.push(
+            await serve(expressSession({ ...common, store: legacy }) as unknown as Middleware),
+          );
+          apps.push(await serve(sessSession({ ...common, store }) as unknown as Middleware));
+          const runs = await crossRuns(
+            { label: 'connect-mongo', url: apps[0]?.url ?? '' },
+            { label: 'sess', url: apps[1]?.url ?? '' },
+            expiryOf(collectionName),
+          );
+          expect(lifetimeDifferences(kase, runs)).toEqual([]);
+        } finally {
+          for (const app of apps) await app.close();
+          await store.close();
+          // connect-mongo's close() closes the client, even one it was given: only its own.
+          if (connection === 'mongoUrl') await legacy.close();
+          await client
+            .db(TEST_DB)
+            .collection(collectionName)
+            .drop()
+            .catch(() => undefined);
+        }
+      });
+    }
+  }
+});
