@@ -456,6 +456,19 @@ export class RequestSession<Req = unknown> implements SessionContext {
   setCookieOptions(options: CookieOptions): void {
     if (!this.session) return;
     const merged = { ...this.#cookieOptions, ...options };
+    if (options.maxAge === undefined && options.expires === undefined) {
+      // The session's own lifetime stays unless `options` names one: a
+      // "remember me" maxAge set on it, or the one it was stored with, rather
+      // than the configured default (@fastify/session carries it too).
+      const current = this.session.cookie;
+      if (current.originalMaxAge !== null) {
+        merged.maxAge = current.originalMaxAge;
+        delete merged.expires;
+      } else {
+        merged.maxAge = null;
+        merged.expires = current.expires;
+      }
+    }
     checkCookieOptions(this.#manager.name, merged);
     const createdAt = this.session.cookie.createdAt;
     this.session.cookie = this.#newCookie(merged);

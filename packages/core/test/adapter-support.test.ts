@@ -145,6 +145,26 @@ describe('isModified / isSaved / setCookieOptions', () => {
     expect(setCookie).not.toContain('Secure'); // 'auto' settled for this plain-HTTP request
   });
 
+  it("setCookieOptions keeps the session's own lifetime unless the options name one", async () => {
+    const manager = manage({ rolling: true, cookie: { path: '/' } });
+    const month = 30 * 86_400_000;
+    const first = await roundTrip(manager, undefined, (s) => {
+      data(s)['user'] = 'ada';
+      if (s.session) s.session.cookie.maxAge = month; // "remember me"
+    });
+    const later = await roundTrip(manager, cookiePair(first.setCookie), (s) => {
+      s.setCookieOptions({ sameSite: 'strict' });
+    });
+    expect(later.setCookie).toContain('SameSite=Strict');
+    const expires = Date.parse(/Expires=([^;]+)/.exec(later.setCookie ?? '')?.[1] ?? '');
+    expect(Math.abs(expires - (Date.now() + month))).toBeLessThan(5_000);
+    const shorter = await roundTrip(manager, cookiePair(first.setCookie), (s) => {
+      s.setCookieOptions({ maxAge: 60_000 });
+    });
+    const shortExpires = Date.parse(/Expires=([^;]+)/.exec(shorter.setCookie ?? '')?.[1] ?? '');
+    expect(shortExpires - Date.now()).toBeLessThanOrEqual(61_000);
+  });
+
   it('setCookieOptions refuses options that are invalid', async () => {
     const state = (await manage().load({
       request: {},

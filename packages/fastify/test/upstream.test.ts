@@ -1442,6 +1442,26 @@ describe.each(LIBRARIES)(
       );
     });
 
+    it("options({ sameSite }) on a returning session keeps its own lifetime (a 'remember me' maxAge)", async () => {
+      const month = 30 * 86_400_000;
+      const fastify = await build(register, { cookie: { secure: false } }, (f) => {
+        f.post('/remember', async (request) => {
+          const session = sessionOf(request);
+          session.user = 'ada';
+          (session.cookie as { maxAge: number | null }).maxAge = month;
+          return 'ok';
+        });
+        f.get('/', async (request) => {
+          sessionOf(request).options({ sameSite: 'strict' });
+          return 'ok';
+        });
+      });
+      const first = await fastify.inject({ method: 'POST', url: '/remember' });
+      const later = await fastify.inject({ url: '/', headers: { cookie: pair(first) } });
+      expect(setCookie(later)).toContain('SameSite=Strict');
+      expect(Math.abs(expiresOf(setCookie(later)) - (Date.now() + month))).toBeLessThan(5_000);
+    });
+
     it('options({ expires: <date string> }) in a handler: that Expires', async () => {
       const fastify = await build(
         register,
