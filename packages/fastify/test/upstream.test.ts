@@ -1462,6 +1462,31 @@ describe.each(LIBRARIES)(
       expect(Math.abs(expiresOf(setCookie(later)) - (Date.now() + month))).toBeLessThan(5_000);
     });
 
+    it('options() at a login that changes the session: the attributes stay on later responses', async () => {
+      const store = new CallbackStore();
+      const fastify = await build(register, { cookie: { secure: false }, store }, (f) => {
+        f.post('/login', async (request) => {
+          sessionOf(request).user = 'ada';
+          sessionOf(request).options({
+            maxAge: 86_400_000,
+            sameSite: 'strict',
+            domain: 'example.com',
+          });
+          return 'ok';
+        });
+        f.get('/', async (request) => ({ user: sessionOf(request).user ?? null }));
+      });
+      const login = await fastify.inject({ method: 'POST', url: '/login' });
+      const attributes = new RegExp(
+        `^sessionId=${SIGNED}; Domain=example.com; Path=/; Expires=[^;]+; HttpOnly; SameSite=Strict$`,
+      );
+      expect(setCookie(login)).toMatch(attributes);
+      const later = await fastify.inject({ url: '/', headers: { cookie: pair(login) } });
+      expect(later.json()).toEqual({ user: 'ada' });
+      expect(setCookie(later)).toMatch(attributes);
+      expect(Math.abs(expiresOf(setCookie(later)) - (Date.now() + 86_400_000))).toBeLessThan(5_000);
+    });
+
     it('options({ expires: <date string> }) in a handler: that Expires', async () => {
       const fastify = await build(
         register,
