@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createServer, get as httpGet, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -276,4 +278,186 @@ export async function crossRuns(
     writeThenRead(sess, incumbent, expiryOf, pause),
     writeThenRead(sess, sess, expiryOf, pause),
   ]);
+}
+
+// --- Process lifetime: the child side and the parent side --------------------------------------
+
+/** A GET without keep-alive (fetch's pooled sockets would keep a child alive for seconds). */
+export function plainGet(
+  url: string,
+  cookie?: string,
+): Promise<{ status: number; body: string; setCookie: string[] }> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet(
+      url,
+      { agent: false, headers: { connection: 'close', ...(cookie ? { cookie } : {}) } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString(),
+            setCookie: response.headers['set-cookie'] ?? [],
+          }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.setTimeout(10_000, () => request.destroy(new Error(`GET ${url} timed out`)));
+  });
+}
+
+/**
+ * For a child process: serve one request that writes a session through
+ * `middleware`, then stop serving. Throws unless the response was a 200 with
+ * a session cookie.
+ */
+export async function serveOneRequest(middleware: Middleware): Promise<void> {
+  const app = await serve(middleware);
+  try {
+    const answer = await plainGet(`${app.url}/write`);
+    if (answer.status !== 200 || answer.setCookie.length === 0) {
+      throw new Error(`/write answered ${answer.status}: ${answer.body}`);
+    }
+  } finally {
+    await app.close();
+  }
+}
+
+/**
+ * For a child process, once it has released everything: print `done`, and,
+ * should the process still be alive `after` ms later, what keeps it (an
+ * unref'd timer: it holds nothing itself).
+ */
+export function reportDone(after = 4_000): void {
+  process.stdout.write('done\n');
+  setTimeout(() => {
+    process.stderr.write(`still alive: ${process.getActiveResourcesInfo().join(', ')}\n`);
+  }, after).unref();
+}
+
+/** How a child process ended. */
+export interface ChildExit {
+  /** Exit code (`null` when it was killed). */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Milliseconds from its `done` line to its exit; `null` without a `done`. */
+  afterDone: number | null;
+  /** It had to be killed: still alive `exitWithin` ms after `done`, or never said `done`. */
+  killed: boolean;
+}
+
+/**
+ * Run `node script ...args` and wait for it to exit by itself: it is killed
+ * when it has not printed `done` within `doneWithin` ms, or has not exited
+ * `exitWithin` ms after that.
+ */
+export function runToExit(
+  script: string,
+  args: readonly string[],
+  { doneWithin = 45_000, exitWithin = 5_000, env = {} as Record<string, string> } = {},
+): Promise<ChildExit> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let doneAt: number | null = null;
+    let killed = false;
+    const kill = () => {
+      killed = true;
+      child.kill('SIGKILL');
+    };
+    let timer = setTimeout(kill, doneWithin);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (doneAt === null && /^done$/m.test(stdout)) {
+        doneAt = Date.now();
+        clearTimeout(timer);
+        timer = setTimeout(kill, exitWithin);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        stdout,
+        stderr,
+        afterDone: doneAt === null ? null : Date.now() - doneAt,
+        killed,
+      });
+    });
+  });
+}
+
+/** The `connect.sid` cookie express-session would send for `id` under `secret`. */
+export function signedCookie(id: string, secret: string, name = 'connect.sid'): string {
+  const signature = createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '');
+  return `${name}=${encodeURIComponent(`s:${id}.${signature}`)}`;
+}
+
+// --- Corrupt records through the middleware ---------------------------------------------------
+
+/** Values a backend can hold under a session id that are not a session, as stored text. */
+export const CORRUPT_RECORDS: readonly { label: string; raw: string; json: boolean }[] = [
+  { label: 'invalid JSON', raw: '{"cookie":{"expires":', json: false },
+  { label: 'a JSON array', raw: '[1,2,3]', json: true },
+  { label: 'JSON null', raw: 'null', json: true },
+  { label: 'no cookie', raw: '{"n":5}', json: true },
+  { label: 'cookie of the wrong type', raw: '{"cookie":"x","n":5}', json: true },
+  {
+    label: 'cookie.expires garbage',
+    raw: '{"cookie":{"originalMaxAge":3600000,"expires":"garbage"},"n":5}',
+    json: true,
+  },
+  {
+    label: 'cookie.expires a number',
+    raw: '{"cookie":{"originalMaxAge":3600000,"expires":12345},"n":5}',
+    json: true,
+  },
+  {
+    label: 'cookie.originalMaxAge a string',
+    raw: `{"cookie":{"originalMaxAge":"abc","expires":"${new Date(Date.now() + 86_400_000).toISOString()}"},"n":5}`,
+    json: true,
+  },
+  {
+    label: 'cookie.sameSite bogus',
+    raw: `{"cookie":{"originalMaxAge":3600000,"expires":"${new Date(Date.now() + 86_400_000).toISOString()}","sameSite":"bogus"},"n":5}`,
+    json: true,
+  },
+];
+
+/**
+ * Through an app from `serve`: a request whose cookie names a corrupt record
+ * gets a fresh session (200, no data), and writing starts a new session
+ * under another id. Returns the problems found, as sentences.
+ */
+export async function corruptRecordProblems(
+  url: string,
+  id: string,
+  secret: string,
+): Promise<string[]> {
+  const cookie = signedCookie(id, secret);
+  const problems: string[] = [];
+  const read = await plainGet(`${url}/read`, cookie);
+  if (read.status !== 200 || read.body !== '{"n":null}') {
+    problems.push(`/read answered ${read.status} ${read.body}`);
+  }
+  const write = await plainGet(`${url}/write`, cookie);
+  if (write.status !== 200 || write.body !== '{"n":1}') {
+    problems.push(`/write answered ${write.status} ${write.body}`);
+  }
+  const sent = write.setCookie[0]?.split(';')[0];
+  if (sent === undefined || idOf(sent) === id) {
+    problems.push(`/write did not start a session under a new id (${sent ?? 'no cookie'})`);
+  }
+  return problems;
 }

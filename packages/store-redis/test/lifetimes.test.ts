@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { session as sessSession } from '@sess/express';
 import {
   COOKIE_CASES,
+  CORRUPT_RECORDS,
+  corruptRecordProblems,
   crossRuns,
   lifetimeDifferences,
   type Middleware,
@@ -94,5 +96,32 @@ describe.skipIf(!service.available)(
         });
       }
     }
+
+    describe('a corrupt value under a session id is a missing session per request, never a 500', () => {
+      for (const corrupt of CORRUPT_RECORDS) {
+        it(corrupt.label, async () => {
+          const prefix = `corrupt_${randomBytes(4).toString('hex')}:`;
+          const store = new RedisStore({ client, prefix });
+          const app = await serve(
+            sessSession({
+              secret: SECRET,
+              store,
+              resave: false,
+              saveUninitialized: false,
+            }) as unknown as Middleware,
+          );
+          try {
+            await client.set(`${prefix}bad`, corrupt.raw, {
+              expiration: { type: 'PX', value: 60_000 },
+            });
+            expect(await corruptRecordProblems(app.url, 'bad', SECRET)).toEqual([]);
+          } finally {
+            await app.close();
+            await store.clear();
+            await store.close();
+          }
+        });
+      }
+    });
   },
 );
