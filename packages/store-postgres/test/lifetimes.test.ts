@@ -5,6 +5,8 @@
 import { session as sessSession } from '@sess/express';
 import {
   COOKIE_CASES,
+  CORRUPT_RECORDS,
+  corruptRecordProblems,
   crossRuns,
   lifetimeDifferences,
   type Middleware,
@@ -119,4 +121,36 @@ describe.skipIf(skip)('lifetimes: connect-pg-simple 10 and this store', () => {
       });
     }
   }
+
+  describe('a corrupt row is a missing session per request, never a 500', () => {
+    // connect-pg-simple's `sess` column is json: invalid JSON cannot be stored there.
+    for (const corrupt of CORRUPT_RECORDS.filter((c) => c.json)) {
+      it(corrupt.label, async () => {
+        const tableName = uniqueTable('corrupt');
+        const t = pg.escapeIdentifier(tableName);
+        await pool.query(`CREATE TABLE ${t} ("sid" varchar PRIMARY KEY, "sess" json NOT NULL,
+          "expire" timestamp(6) NOT NULL)`);
+        const store = new PostgresStore({ pool, tableName, pruneInterval: false });
+        const app = await serve(
+          sessSession({
+            secret: SECRET,
+            store,
+            resave: false,
+            saveUninitialized: false,
+          }) as unknown as Middleware,
+        );
+        try {
+          await pool.query(
+            `INSERT INTO ${t} (sid, sess, expire) VALUES ('bad', $1::json, now() + interval '1 hour')`,
+            [corrupt.raw],
+          );
+          expect(await corruptRecordProblems(app.url, 'bad', SECRET)).toEqual([]);
+        } finally {
+          await app.close();
+          await store.close();
+          await pool.query(`DROP TABLE IF EXISTS ${t}`);
+        }
+      });
+    }
+  });
 });
