@@ -6,6 +6,8 @@
 import { session as sessSession } from '@sess/express';
 import {
   COOKIE_CASES,
+  CORRUPT_RECORDS,
+  corruptRecordProblems,
   crossRuns,
   lifetimeDifferences,
   type Middleware,
@@ -131,4 +133,43 @@ describe.skipIf(skipReason)('lifetimes: connect-mongo 6 and this store', () => {
       });
     }
   }
+
+  describe('a corrupt document is a missing session per request, never a 500', () => {
+    // As connect-mongo stores it: `session` a JSON string (stringify: true), or the parsed value.
+    for (const stringify of [true, false]) {
+      for (const corrupt of CORRUPT_RECORDS.filter((c) => stringify || c.json)) {
+        it(`${corrupt.label}${stringify ? '' : ', stringify false'}`, async () => {
+          const collectionName = uniqueName('corrupt');
+          const store = new MongoStore({ client, dbName: TEST_DB, collectionName, stringify });
+          const app = await serve(
+            sessSession({
+              secret: SECRET,
+              store,
+              resave: false,
+              saveUninitialized: false,
+            }) as unknown as Middleware,
+          );
+          try {
+            await client
+              .db(TEST_DB)
+              .collection<{ _id: string; session: unknown; expires: Date }>(collectionName)
+              .insertOne({
+                _id: 'bad',
+                session: stringify ? corrupt.raw : JSON.parse(corrupt.raw),
+                expires: new Date(Date.now() + 3_600_000),
+              });
+            expect(await corruptRecordProblems(app.url, 'bad', SECRET)).toEqual([]);
+          } finally {
+            await app.close();
+            await store.close();
+            await client
+              .db(TEST_DB)
+              .collection(collectionName)
+              .drop()
+              .catch(() => undefined);
+          }
+        });
+      }
+    }
+  });
 });
