@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { session as sessSession } from '@sess/express';
 import {
   COOKIE_CASES,
+  CORRUPT_RECORDS,
+  corruptRecordProblems,
   crossRuns,
   lifetimeDifferences,
   type Middleware,
@@ -105,4 +107,46 @@ describe('lifetimes: better-sqlite3-session-store 0.1 and this store', () => {
       });
     }
   }
+
+  describe('a corrupt row is a missing session per request, never a 500', () => {
+    const inAnHour = () => Date.now() + 3_600_000;
+    const layouts = {
+      sess: (db: Database.Database, raw: string) =>
+        db
+          .prepare('INSERT INTO sessions (id, session, expires) VALUES (?, ?, ?)')
+          .run('bad', raw, inAnHour()),
+      'better-sqlite3-session-store': (db: Database.Database, raw: string) =>
+        db
+          .prepare('INSERT INTO sessions (sid, sess, expire) VALUES (?, ?, ?)')
+          .run('bad', raw, new Date(inAnHour()).toISOString()),
+    } as const;
+    for (const [layout, insert] of Object.entries(layouts)) {
+      for (const corrupt of CORRUPT_RECORDS) {
+        it(`${layout} layout: ${corrupt.label}`, async () => {
+          const db = new Database(':memory:');
+          const store = new SqliteStore({
+            client: db,
+            layout: layout as keyof typeof layouts,
+            pruneInterval: false,
+          });
+          const app = await serve(
+            sessSession({
+              secret: SECRET,
+              store,
+              resave: false,
+              saveUninitialized: false,
+            }) as unknown as Middleware,
+          );
+          try {
+            insert(db, corrupt.raw);
+            expect(await corruptRecordProblems(app.url, 'bad', SECRET)).toEqual([]);
+          } finally {
+            await app.close();
+            await store.close();
+            db.close();
+          }
+        });
+      }
+    }
+  });
 });
