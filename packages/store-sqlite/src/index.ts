@@ -139,7 +139,11 @@ export class SqliteStore implements SessionStore {
   readonly destroyUserSessions?: (user: string, exceptId?: string) => Promise<number>;
 
   constructor(options: SqliteStoreOptions = {}) {
-    checkStoreOptions(options, { store: 'sqlite store', known: KNOWN_OPTIONS });
+    checkStoreOptions(options, {
+      store: 'sqlite store',
+      known: KNOWN_OPTIONS,
+      incumbent: CONNECT_SQLITE3_OPTIONS,
+    });
     const table = options.table ?? 'sessions';
     if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
       throw new SessConfigError(
@@ -161,6 +165,11 @@ export class SqliteStore implements SessionStore {
     this.#users = users;
     const report = backgroundErrorReporter(options.onError);
     const given = options.db ?? options.client;
+    if (given !== undefined && typeof (given as { prepare?: unknown }).prepare !== 'function') {
+      throw new SessConfigError(
+        `sqlite store: \`${options.db !== undefined ? 'db' : 'client'}\` must be a better-sqlite3 Database, not ${typeof given === 'string' ? `the string ${JSON.stringify(given)}: a file name (connect-sqlite3's \`db\`) is \`filename\` here` : `a ${given === null ? 'null' : typeof given}`}`,
+      );
+    }
     this.#ownsDb = given === undefined;
     this.db = given ?? openDatabase(options.filename ?? './sessions.db', options.busyTimeout);
     try {
@@ -420,6 +429,18 @@ interface IndexStatements {
 
 const LAYOUTS: ReadonlySet<unknown> = new Set(['sess', 'better-sqlite3-session-store']);
 
+/** connect-sqlite3's options this store does not take, each with what to do instead. */
+const CONNECT_SQLITE3_OPTIONS = {
+  dir: "connect-sqlite3's `dir` and `db` (a file name) are one `filename` here: filename: path.join(dir, db)",
+  concurrentDB:
+    'remove it: a file the store opens is always in WAL mode (connect-sqlite3 turns WAL on with concurrentDB)',
+  createDirIfNotExists:
+    'sess does not create directories: create it before starting (fs.mkdirSync(dir, { recursive: true }))',
+} as const;
+
+/** connect-sqlite3's table: `(sid PRIMARY KEY, expired, sess)`, a layout sess does not read. */
+const CONNECT_SQLITE3_COLUMNS = ['sid', 'expired', 'sess'];
+
 /** Column names of each layout: id, data, expiry. */
 const COLUMNS: Record<SqliteLayout, { id: string; data: string; expires: string }> = {
   sess: { id: 'id', data: 'session', expires: 'expires' },
@@ -462,6 +483,13 @@ function detectLayout(db: Database.Database, table: string, wanted?: SqliteLayou
   const found = (Object.keys(COLUMNS) as SqliteLayout[]).find((layout) =>
     Object.values(COLUMNS[layout]).every((column) => columns.has(column)),
   );
+  if (found === undefined && CONNECT_SQLITE3_COLUMNS.every((column) => columns.has(column))) {
+    throw new SessConfigError(
+      `sqlite store: table "${table}" has connect-sqlite3's layout (sid, expired, sess), which sess ` +
+        `does not read or write: keep connect-sqlite3 for this file, or give sess another \`table\` ` +
+        `or \`filename\` (its sessions are then not carried over: users sign in again)`,
+    );
+  }
   if (found === undefined) {
     throw new SessConfigError(
       `sqlite store: table "${table}" has columns (${[...columns].join(', ')}), neither sess's ` +

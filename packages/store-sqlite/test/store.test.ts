@@ -140,3 +140,33 @@ describe('SqliteStore', () => {
     expect(out.toString().trim()).toBe('done');
   });
 });
+
+describe('a config ported from connect-sqlite3 fails at startup, saying what to do', () => {
+  it('its db (a file name), dir, concurrentDB and createDirIfNotExists are refused with the fix', () => {
+    expect(() => new SqliteStore({ db: 'sessions.db' } as never)).toThrow(
+      /`db` must be a better-sqlite3 Database, not the string "sessions.db": a file name \(connect-sqlite3's `db`\) is `filename` here/,
+    );
+    expect(() => new SqliteStore({ client: 42 } as never)).toThrow(SessConfigError);
+    expect(() => new SqliteStore({ dir: './var/db', table: 'sessions' } as never)).toThrow(
+      /option `dir` is not supported under that name: .*filename: path.join\(dir, db\)/,
+    );
+    expect(() => new SqliteStore({ concurrentDB: true } as never)).toThrow(/WAL/);
+    expect(() => new SqliteStore({ createDirIfNotExists: true } as never)).toThrow(/mkdirSync/);
+  });
+
+  it('its table (sid, expired, sess) is refused, not misread or replaced', () => {
+    const db = new Database(':memory:');
+    // connect-sqlite3's CREATE TABLE, and a row as it writes one (expired in epoch ms).
+    db.exec('CREATE TABLE sessions (sid PRIMARY KEY, expired, sess)');
+    db.prepare('INSERT INTO sessions VALUES (?, ?, ?)').run(
+      'kept',
+      Date.now() + 3_600_000,
+      JSON.stringify({ cookie: { originalMaxAge: 3_600_000 } }),
+    );
+    expect(() => new SqliteStore({ client: db })).toThrow(
+      /table "sessions" has connect-sqlite3's layout \(sid, expired, sess\).*keep connect-sqlite3 for this file, or give sess another `table`/,
+    );
+    expect(db.prepare('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 1 });
+    db.close();
+  });
+});
