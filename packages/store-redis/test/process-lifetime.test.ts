@@ -8,6 +8,7 @@ import { resolveService } from '@sess/store-conformance/services';
 import { describe, expect, it } from 'vitest';
 
 const service = await resolveService('redis');
+const cluster = await resolveService('redis-cluster');
 const fixture = fileURLToPath(new URL('./fixtures/process-lifetime.mjs', import.meta.url));
 
 describe.skipIf(!service.available)(
@@ -22,6 +23,25 @@ describe.skipIf(!service.available)(
       it(`${how}: the process exits by itself`, { timeout: 60_000 }, async () => {
         const prefix = `plife_${randomBytes(4).toString('hex')}:`;
         const exit = await runToExit(fixture, [url, prefix, connection]);
+        expect(exit.stderr).toBe('');
+        expect(exit).toMatchObject({ code: 0, killed: false, stdout: 'done\n' });
+        expect(exit.afterDone).toBeLessThan(5_000);
+      });
+    }
+  },
+);
+
+describe.skipIf(!cluster.available)(
+  `process lifetime on the cluster${cluster.available ? '' : ` (SKIPPED: ${cluster.reason})`}`,
+  () => {
+    const nodes = cluster.available ? cluster.url : '';
+    for (const [connection, how] of [
+      ['own-cluster', 'its own ioredis Cluster (cluster: nodes), store.close()'],
+      ['node-redis-cluster', "the app's node-redis createCluster client, the app closes it"],
+    ] as const) {
+      it(`${how}: the process exits by itself`, { timeout: 60_000 }, async () => {
+        const prefix = `plife_${randomBytes(4).toString('hex')}:`;
+        const exit = await runToExit(fixture, ['', prefix, connection, nodes]);
         expect(exit.stderr).toBe('');
         expect(exit).toMatchObject({ code: 0, killed: false, stdout: 'done\n' });
         expect(exit.afterDone).toBeLessThan(5_000);
