@@ -212,6 +212,16 @@ export class SessionManager<Req = unknown> {
    * or make a new one. `null` when the path lies outside the cookie's path.
    */
   async load(input: RequestInput<Req>): Promise<RequestSession<Req> | null> {
+    return this.begin(input);
+  }
+
+  /**
+   * `load()` for adapters that run callbacks: the same outcome, but given
+   * at once (no promise) when the request needs no store read (no cookie, a
+   * forged one, a path out of scope), which is every new visitor. A
+   * synchronous throw is what `load()` rejects with.
+   */
+  begin(input: RequestInput<Req>): RequestSession<Req> | null | Promise<RequestSession<Req>> {
     const cookieOptions = this.cookieOptionsFor(input.request);
     const scope = cookieOptions.path ?? '/';
     if (input.path !== undefined && !pathInScope(input.path, scope, this.options.cookiePathMatch)) {
@@ -234,27 +244,36 @@ export class SessionManager<Req = unknown> {
       // Signed with the current secret: the value to send back for this id, without signing it again.
       verified?.secretIndex === 0 ? unquote(raw as string) : undefined,
     );
-    if (verified) {
-      const id = verified.id;
-      const record = await this.call('get', () => this.store.get(id), id).catch(
-        (error: unknown) => {
-          // A store that reports a record it cannot decode: a missing session.
-          if (error instanceof CorruptRecordError) return null;
-          throw error;
-        },
-      );
-      // The store decides what is live: a store whose touch moved only its own
-      // expiry (Redis PEXPIRE, an SQL expiry column) still holds the cookie's
-      // first `expires`, which the session's touch() replaces below.
-      // A record adopt() cannot take (nested too deeply to serialize) is corrupt: a new session.
-      if (usable(record)) {
-        if (!this.pastAbsoluteTimeout(record)) {
-          if (state.adopt(id, record, verified.secretIndex)) return state;
-        } else {
-          // Dead by age: gone from the store too (and from its user listings). A
-          // failure here is the store's to retry at expiry, never the request's.
-          await this.call('destroy', () => this.store.destroy(id), id).catch(() => undefined);
-        }
+    if (verified) return this.#read(state, verified.id, verified.secretIndex);
+    state.generate();
+    return state;
+  }
+
+  /** The store read of `begin()`: the stored session, or a new one when there is none to take. */
+  async #read(
+    state: RequestSession<Req>,
+    id: string,
+    secretIndex: number,
+  ): Promise<RequestSession<Req>> {
+    let record: SessionRecord | null;
+    try {
+      record = await this.call('get', () => this.store.get(id), id);
+    } catch (error) {
+      // A store that reports a record it cannot decode: a missing session.
+      if (!(error instanceof CorruptRecordError)) throw error;
+      record = null;
+    }
+    // The store decides what is live: a store whose touch moved only its own
+    // expiry (Redis PEXPIRE, an SQL expiry column) still holds the cookie's
+    // first `expires`, which the session's touch() replaces below.
+    // A record adopt() cannot take (nested too deeply to serialize) is corrupt: a new session.
+    if (usable(record)) {
+      if (!this.pastAbsoluteTimeout(record)) {
+        if (state.adopt(id, record, secretIndex)) return state;
+      } else {
+        // Dead by age: gone from the store too (and from its user listings). A
+        // failure here is the store's to retry at expiry, never the request's.
+        await this.call('destroy', () => this.store.destroy(id), id).catch(() => undefined);
       }
     }
     state.generate();
@@ -298,21 +317,22 @@ export class SessionManager<Req = unknown> {
    * error's message and stack (a driver's message may quote the key); the
    * driver's own error stays untouched in `cause`.
    */
-  async call<T>(operation: StoreOperation, run: () => Promise<T>, id?: string): Promise<T> {
+  call<T>(operation: StoreOperation, run: () => Promise<T>, id?: string): Promise<T> {
     const bound = this.options.storeTimeout ?? 10_000;
-    try {
-      return await withDeadline(
-        started(run),
-        bound,
-        () => new StoreUnavailableError(this.#storeName, operation, `no answer within ${bound} ms`),
-      );
-    } catch (error) {
-      if (error instanceof SessError) throw redactSessionId(error, id);
-      throw redactSessionId(
-        new StoreError(this.#storeName, operation, errorMessage(error), { cause: error }),
-        id,
-      );
-    }
+    // Not an async function: the bound, the error mapping and the result are
+    // one promise (each async layer cost an extra promise and microtask turn).
+    return withDeadline(
+      started(run),
+      bound,
+      () => new StoreUnavailableError(this.#storeName, operation, `no answer within ${bound} ms`),
+      (error) => {
+        if (error instanceof SessError) return redactSessionId(error, id);
+        return redactSessionId(
+          new StoreError(this.#storeName, operation, errorMessage(error), { cause: error }),
+          id,
+        );
+      },
+    );
   }
 
   /** Warn once, then send `SameSite=Lax` in place of a `None` that lacks `Secure`. */
@@ -796,20 +816,30 @@ export class RequestSession<Req = unknown> implements SessionContext {
 
   // --- writing ------------------------------------------------------------------
 
-  async #persist(session: Session, taken?: DataSnapshot): Promise<void> {
+  #persist(session: Session, taken?: DataSnapshot): Promise<void> {
     const previous = this.#savedHash;
-    const data = taken ?? snapshotData(session);
-    this.#savedHash = data.json;
     try {
-      await this.#write(session, data);
+      const data = taken ?? snapshotData(session);
+      this.#savedHash = data.json;
+      return this.#write(session, data, previous);
     } catch (error) {
-      // Not saved: the end of the request tries again rather than taking it as saved.
       this.#savedHash = previous;
-      throw error;
+      return Promise.reject(error);
     }
   }
 
-  async #write(session: Session, data: DataSnapshot): Promise<void> {
+  /** Not saved: the end of the request tries again rather than taking it as saved. */
+  #notSaved(error: unknown, previous: string | undefined): never {
+    this.#savedHash = previous;
+    throw error;
+  }
+
+  /**
+   * Write `data` (this request's snapshot of `session`); on failure the
+   * saved hash goes back to `previous`. Not an async function: a plain write
+   * is the store's promise and one step after it.
+   */
+  #write(session: Session, data: DataSnapshot, previous: string | undefined): Promise<void> {
     const manager = this.#manager;
     const store = manager.store;
     manager.capExpiry(session);
@@ -818,11 +848,30 @@ export class RequestSession<Req = unknown> implements SessionContext {
     const cas = store.compareAndSet;
     const base = this.#base;
     if (!cas || base === null) {
-      await manager.call('set', () => store.set(id, record), id);
-      this.#base = { cookie: { ...record.cookie }, data };
-      this.#wrote(data.json);
-      return;
+      return manager
+        .call('set', () => store.set(id, record), id)
+        .then(
+          () => {
+            this.#base = { cookie: { ...record.cookie }, data };
+            this.#wrote(data.json);
+          },
+          (error: unknown) => this.#notSaved(error, previous),
+        );
     }
+    return this.#merge(id, record, data, base, cas).then(undefined, (error: unknown) =>
+      this.#notSaved(error, previous),
+    );
+  }
+
+  async #merge(
+    id: string,
+    record: SessionRecord,
+    data: DataSnapshot,
+    base: { cookie: StoredCookie; data: DataSnapshot },
+    cas: NonNullable<SessionStore['compareAndSet']>,
+  ): Promise<void> {
+    const manager = this.#manager;
+    const store = manager.store;
     // Merge this request's changes into what the store holds now, so that a
     // parallel request's changes to other keys survive (see README, "Parallel requests").
     // The changed keys come from comparing the two snapshots' JSON, key by key.

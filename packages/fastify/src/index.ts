@@ -130,12 +130,17 @@ function plugin(
   });
   fastify.decorate('decryptSession', decryptSession);
 
-  fastify.addHook('onRequest', async (request: FastifyRequest) => {
+  // Both hooks take Fastify's callback form, not async functions: a request
+  // that needs no store call (a new visitor; a response that writes nothing)
+  // runs through without a promise, and one that does waits on core's
+  // promise alone (an async hook added its own promise and microtask turns).
+  fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, next) => {
     // As @fastify/session: an object before the session exists, so an
     // idGenerator that reads `request.session.x` does not throw.
     (request as { session: unknown }).session = {};
     const cookies = (request as { cookies?: Record<string, string | undefined> }).cookies;
-    const state = await manager.load({
+    // A synchronous throw (a throwing idGenerator) reaches Fastify's error handling as a rejection did.
+    const started = manager.begin({
       request,
       cookieHeader: request.headers.cookie,
       // @fastify/cookie parsed the header already; without it, core parses it.
@@ -146,19 +151,62 @@ function plugin(
         (request as { session: unknown }).session = session;
       },
     });
-    if (!state) return;
-    (request as Carrier)[STATE] = state;
-    (request as { session: unknown }).session = state.session;
+    if (!(started instanceof Promise)) {
+      attach(request, started);
+      next();
+      return;
+    }
+    started.then(
+      (state) => {
+        attach(request, state);
+        next();
+      },
+      (error: unknown) => next(error as Error),
+    );
   });
 
-  fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload) => {
+  fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload, next) => {
     const carrier = request as Carrier;
     const state = carrier[STATE];
-    if (!state) return payload;
+    if (!state) {
+      next(null, payload);
+      return;
+    }
     // Once per request: an error here makes Fastify send an error reply,
     // which runs onSend again.
     carrier[STATE] = undefined;
-    await state.commit((request as { session: unknown }).session as FastifySession | null);
+    // Throws only when the session cannot be serialized: Fastify catches a synchronous throw.
+    if (!state.prepareCommit((request as { session: unknown }).session as FastifySession | null)) {
+      sendCookie(request, reply, state);
+      next(null, payload);
+      return;
+    }
+    state.runCommit().then(
+      () => {
+        // As Fastify does for an async hook: a throw from here on goes to its error handling.
+        try {
+          sendCookie(request, reply, state);
+          next(null, payload);
+        } catch (error) {
+          next(error as Error);
+        }
+      },
+      (error: unknown) => next(error as Error),
+    );
+  });
+
+  function attach(request: FastifyRequest, state: RequestSession<FastifyRequest> | null): void {
+    if (!state) return;
+    (request as Carrier)[STATE] = state;
+    (request as { session: unknown }).session = state.session;
+  }
+
+  /** The Set-Cookie of this response, once the session is written: the session's, a clearing one, or none. */
+  function sendCookie(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    state: RequestSession<FastifyRequest>,
+  ): void {
     const header = state.setCookieHeader();
     if (header) {
       reply.header(
@@ -176,8 +224,7 @@ function plugin(
       // keeps (forged, gone, expired, regenerated away) and none replaces it.
       reply.header('set-cookie', clearHeader);
     }
-    return payload;
-  });
+  }
 
   /** The session cookie's value as the request carries it. */
   function cookieValueOf(request: FastifyRequest): string | undefined {
