@@ -1,8 +1,7 @@
 // The same options and cookie settings under express-session + connect-mongo 6 and under
 // @sess/express + this store, on one collection: each writes, then each reads an unmodified
 // session 2.5 s later; the document's `expires`, the cookie's, and when the user is logged out must
-// match (±1 s), whichever side wrote and whichever read. (connect-mongo 5 computes `expires` and
-// touches exactly as 6 does: same `ttl` default, same `touchAfter` rule.)
+// match (±1 s), whichever side wrote and whichever read. connect-mongo 5 too, on the options it has.
 import { session as sessSession } from '@sess/express';
 import {
   COOKIE_CASES,
@@ -15,6 +14,7 @@ import {
   serve,
 } from '@sess/store-conformance/lifetimes';
 import ConnectMongo from 'connect-mongo';
+import ConnectMongo5 from 'connect-mongo5';
 import expressSession from 'express-session';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,7 +61,25 @@ const OPTION_PAIRS: {
   { label: 'clientPromise', incumbent: {}, sess: {}, connection: 'clientPromise' },
 ];
 
-describe.skipIf(skipReason)('lifetimes: connect-mongo 6 and this store', () => {
+/** Each release and the option sets it has (5 has no `timestamps`). */
+const RELEASES = [
+  { label: 'connect-mongo 6', create: ConnectMongo.create.bind(ConnectMongo), pairs: OPTION_PAIRS },
+  {
+    label: 'connect-mongo 5',
+    create: ConnectMongo5.create.bind(ConnectMongo5),
+    pairs: OPTION_PAIRS.filter((pair) =>
+      [
+        'defaults (ttl 14 days)',
+        'ttl 2 h',
+        'touchAfter 1 h',
+        'stringify false',
+        'mongoUrl + mongoOptions',
+      ].includes(pair.label),
+    ),
+  },
+];
+
+describe.skipIf(skipReason)('lifetimes: connect-mongo 6 and 5, and this store', () => {
   let client: MongoClient;
   beforeAll(async () => {
     client = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 5_000 });
@@ -80,57 +98,63 @@ describe.skipIf(skipReason)('lifetimes: connect-mongo 6 and this store', () => {
     return doc.expires ? doc.expires.getTime() : Number.POSITIVE_INFINITY;
   };
 
-  for (const pair of OPTION_PAIRS) {
-    for (const kase of COOKIE_CASES) {
-      it(`${pair.label}, ${kase.label}`, async () => {
-        const collectionName = uniqueName('life');
-        const connection = pair.connection ?? 'client';
-        const connect = () =>
-          connection === 'mongoUrl'
-            ? { mongoUrl }
-            : connection === 'clientPromise'
-              ? { clientPromise: Promise.resolve(client) }
-              : { client };
-        const where = { dbName: TEST_DB, collectionName };
-        const store = new MongoStore({ ...connect(), ...where, ...pair.sess } as MongoStoreOptions);
-        // FerretDB has no TTL index (connect-mongo's 'native' fails there): expiry is read, not reaped.
-        const legacy = ConnectMongo.create({
-          ...connect(),
-          ...where,
-          autoRemove: 'disabled',
-          ...pair.incumbent,
+  for (const release of RELEASES) {
+    for (const pair of release.pairs) {
+      for (const kase of COOKIE_CASES) {
+        it(`${release.label}: ${pair.label}, ${kase.label}`, async () => {
+          const collectionName = uniqueName('life');
+          const connection = pair.connection ?? 'client';
+          const connect = () =>
+            connection === 'mongoUrl'
+              ? { mongoUrl }
+              : connection === 'clientPromise'
+                ? { clientPromise: Promise.resolve(client) }
+                : { client };
+          const where = { dbName: TEST_DB, collectionName };
+          const store = new MongoStore({
+            ...connect(),
+            ...where,
+            ...pair.sess,
+          } as MongoStoreOptions);
+          // FerretDB has no TTL index (connect-mongo's 'native' fails there): expiry is read, not reaped.
+          const legacy = release.create({
+            ...connect(),
+            ...where,
+            autoRemove: 'disabled',
+            ...pair.incumbent,
+          });
+          const common = {
+            secret: SECRET,
+            resave: false,
+            saveUninitialized: false,
+            rolling: kase.rolling ?? false,
+            cookie: kase.maxAge === undefined ? {} : { maxAge: kase.maxAge },
+          };
+          const apps: Served[] = [];
+          try {
+            apps.push(
+              await serve(expressSession({ ...common, store: legacy }) as unknown as Middleware),
+            );
+            apps.push(await serve(sessSession({ ...common, store }) as unknown as Middleware));
+            const runs = await crossRuns(
+              { label: release.label, url: apps[0]?.url ?? '' },
+              { label: 'sess', url: apps[1]?.url ?? '' },
+              expiryOf(collectionName),
+            );
+            expect(lifetimeDifferences(kase, runs)).toEqual([]);
+          } finally {
+            for (const app of apps) await app.close();
+            await store.close();
+            // connect-mongo's close() closes the client, even one it was given: only its own.
+            if (connection === 'mongoUrl') await legacy.close();
+            await client
+              .db(TEST_DB)
+              .collection(collectionName)
+              .drop()
+              .catch(() => undefined);
+          }
         });
-        const common = {
-          secret: SECRET,
-          resave: false,
-          saveUninitialized: false,
-          rolling: kase.rolling ?? false,
-          cookie: kase.maxAge === undefined ? {} : { maxAge: kase.maxAge },
-        };
-        const apps: Served[] = [];
-        try {
-          apps.push(
-            await serve(expressSession({ ...common, store: legacy }) as unknown as Middleware),
-          );
-          apps.push(await serve(sessSession({ ...common, store }) as unknown as Middleware));
-          const runs = await crossRuns(
-            { label: 'connect-mongo', url: apps[0]?.url ?? '' },
-            { label: 'sess', url: apps[1]?.url ?? '' },
-            expiryOf(collectionName),
-          );
-          expect(lifetimeDifferences(kase, runs)).toEqual([]);
-        } finally {
-          for (const app of apps) await app.close();
-          await store.close();
-          // connect-mongo's close() closes the client, even one it was given: only its own.
-          if (connection === 'mongoUrl') await legacy.close();
-          await client
-            .db(TEST_DB)
-            .collection(collectionName)
-            .drop()
-            .catch(() => undefined);
-        }
-      });
+      }
     }
   }
 
