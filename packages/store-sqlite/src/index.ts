@@ -429,6 +429,17 @@ interface IndexStatements {
 
 const LAYOUTS: ReadonlySet<unknown> = new Set(['sess', 'better-sqlite3-session-store']);
 
+/**
+ * SQL that is true when `column` holds an expiry of the layout's type: a number (epoch ms) in
+ * sess's layout, ISO-8601 text (`Date#toISOString`) in better-sqlite3-session-store's (which
+ * reads anything else through `datetime()` as no time, so never live).
+ */
+function readableExpiry(layout: SqliteLayout, column: string): string {
+  return layout === 'sess'
+    ? `typeof(${column}) IN ('integer', 'real')`
+    : `${column} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'`;
+}
+
 /** connect-sqlite3's options this store does not take, each with what to do instead. */
 const CONNECT_SQLITE3_OPTIONS = {
   dir: "connect-sqlite3's `dir` and `db` (a file name) are one `filename` here: filename: path.join(dir, db)",
@@ -530,6 +541,9 @@ function openDatabase(filename: string, busyTimeout = 5_000): Database.Database 
 function prepare(db: Database.Database, table: string, layout: SqliteLayout): Statements {
   const t = `"${table}"`;
   const { id, data, expires } = COLUMNS[layout];
+  // Live: later than now, and an expiry of the layout's type (a row whose expiry something else
+  // wrote as other text would otherwise compare as later than any time: live forever).
+  const live = `${expires} > ? AND ${readableExpiry(layout, expires)}`;
   db.exec(
     layout === 'sess'
       ? `CREATE TABLE IF NOT EXISTS ${t} (
@@ -546,19 +560,17 @@ function prepare(db: Database.Database, table: string, layout: SqliteLayout): St
          CREATE INDEX IF NOT EXISTS "${table}_expire" ON ${t} (expire);`,
   );
   return {
-    get: db.prepare(
-      `SELECT ${id} AS id, ${data} AS session FROM ${t} WHERE ${id} = ? AND ${expires} > ?`,
-    ),
+    get: db.prepare(`SELECT ${id} AS id, ${data} AS session FROM ${t} WHERE ${id} = ? AND ${live}`),
     upsert: db.prepare(
       `INSERT INTO ${t} (${id}, ${data}, ${expires}) VALUES (?, ?, ?)
        ON CONFLICT (${id}) DO UPDATE SET ${data} = excluded.${data}, ${expires} = excluded.${expires}`,
     ),
-    touch: db.prepare(`UPDATE ${t} SET ${expires} = ? WHERE ${id} = ? AND ${expires} > ?`),
+    touch: db.prepare(`UPDATE ${t} SET ${expires} = ? WHERE ${id} = ? AND ${live}`),
     destroy: db.prepare(`DELETE FROM ${t} WHERE ${id} = ?`),
-    destroyLive: db.prepare(`DELETE FROM ${t} WHERE ${id} = ? AND ${expires} > ?`),
-    ids: db.prepare(`SELECT ${id} FROM ${t} WHERE ${expires} > ?`),
-    all: db.prepare(`SELECT ${id} AS id, ${data} AS session FROM ${t} WHERE ${expires} > ?`),
-    length: db.prepare(`SELECT count(*) FROM ${t} WHERE ${expires} > ?`),
+    destroyLive: db.prepare(`DELETE FROM ${t} WHERE ${id} = ? AND ${live}`),
+    ids: db.prepare(`SELECT ${id} FROM ${t} WHERE ${live}`),
+    all: db.prepare(`SELECT ${id} AS id, ${data} AS session FROM ${t} WHERE ${live}`),
+    length: db.prepare(`SELECT count(*) FROM ${t} WHERE ${live}`),
     clear: db.prepare(`DELETE FROM ${t}`),
     prune: db.prepare(`DELETE FROM ${t} WHERE ${expires} <= ?`),
   };
@@ -600,9 +612,11 @@ function prepareIndex(db: Database.Database, table: string, layout: SqliteLayout
       single: true,
       upsert: (...values) => void upsert.run(...values),
       remove: (key) => destroy.run(key).changes,
-      rows: db.prepare(`SELECT id, session, expires FROM ${t} WHERE sess_user = ? AND expires > ?`),
+      rows: db.prepare(
+        `SELECT id, session, expires FROM ${t} WHERE sess_user = ? AND expires > ? AND ${readableExpiry(layout, 'expires')}`,
+      ),
       excess: db.prepare(
-        `SELECT id FROM ${t} WHERE sess_user = ? AND id <> ? AND expires > ?
+        `SELECT id FROM ${t} WHERE sess_user = ? AND id <> ? AND expires > ? AND ${readableExpiry(layout, 'expires')}
          ORDER BY sess_created DESC NULLS LAST, id DESC LIMIT -1 OFFSET ?`,
       ),
       prune: () => undefined,
@@ -646,11 +660,11 @@ function prepareIndex(db: Database.Database, table: string, layout: SqliteLayout
     rows: db.prepare(
       `SELECT s.${id} AS id, s.${data} AS session, s.${expires} AS expires
        FROM ${u} AS x JOIN ${t} AS s ON s.${id} = x.sid
-       WHERE x.user_id = ? AND s.${expires} > ?`,
+       WHERE x.user_id = ? AND s.${expires} > ? AND ${readableExpiry(layout, `s.${expires}`)}`,
     ),
     excess: db.prepare(
       `SELECT x.sid FROM ${u} AS x JOIN ${t} AS s ON s.${id} = x.sid
-       WHERE x.user_id = ? AND x.sid <> ? AND s.${expires} > ?
+       WHERE x.user_id = ? AND x.sid <> ? AND s.${expires} > ? AND ${readableExpiry(layout, `s.${expires}`)}
        ORDER BY x.created DESC NULLS LAST, x.sid DESC LIMIT -1 OFFSET ?`,
     ),
     prune: () => void orphans.run(),

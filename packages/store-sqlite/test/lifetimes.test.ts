@@ -120,6 +120,51 @@ describe('lifetimes: better-sqlite3-session-store 0.1 and this store', () => {
           .prepare('INSERT INTO sessions (sid, sess, expire) VALUES (?, ?, ?)')
           .run('bad', raw, new Date(inAnHour()).toISOString()),
     } as const;
+    // A valid record under an expiry column of the wrong type (text where sess writes epoch ms; not
+    // ISO-8601 where better-sqlite3-session-store writes it): compared as text it sorted after every
+    // time, so the row was served, listed and never pruned, whatever its cookie said.
+    const expiryColumns = {
+      sess: (db: Database.Database, raw: string) =>
+        db
+          .prepare('INSERT INTO sessions (id, session, expires) VALUES (?, ?, ?)')
+          .run('bad', raw, 'garbage'),
+      'better-sqlite3-session-store': (db: Database.Database, raw: string) =>
+        db
+          .prepare('INSERT INTO sessions (sid, sess, expire) VALUES (?, ?, ?)')
+          .run('bad', raw, 'garbage'),
+    } as const;
+    for (const [layout, insert] of Object.entries(expiryColumns)) {
+      it(`${layout} layout: a live-looking record under an expiry column of the wrong type`, async () => {
+        const db = new Database(':memory:');
+        const store = new SqliteStore({
+          client: db,
+          layout: layout as keyof typeof layouts,
+          pruneInterval: false,
+        });
+        const app = await serve(
+          sessSession({
+            secret: SECRET,
+            store,
+            resave: false,
+            saveUninitialized: false,
+          }) as unknown as Middleware,
+        );
+        try {
+          const cookie = {
+            originalMaxAge: 3_600_000,
+            expires: new Date(Date.now() + 3_600_000).toISOString(),
+          };
+          insert(db, JSON.stringify({ cookie, n: 5 }));
+          expect(await store.length()).toBe(0);
+          expect(await store.ids()).toEqual([]);
+          expect(await corruptRecordProblems(app.url, 'bad', SECRET)).toEqual([]);
+        } finally {
+          await app.close();
+          await store.close();
+          db.close();
+        }
+      });
+    }
     for (const [layout, insert] of Object.entries(layouts)) {
       for (const corrupt of CORRUPT_RECORDS) {
         it(`${layout} layout: ${corrupt.label}`, async () => {
