@@ -73,6 +73,10 @@ export interface Connection {
   get(key: string): Promise<string | null>;
   /** SET with a millisecond expiry, in one command. */
   setPx(key: string, value: string, ttlMs: number): Promise<void>;
+  /** `SET … PX … NX`: whether the key was absent (and is now set). */
+  setPxIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** GET with the stored bytes as they are. */
+  getBuffer(key: string): Promise<Buffer | null>;
   pexpire(key: string, ttlMs: number): Promise<void>;
   /** DEL the keys (one command per key in a cluster: keys of one DEL must share a slot). */
   del(keys: readonly string[]): Promise<void>;
@@ -190,6 +194,8 @@ interface IoRedis extends IoredisClient {
   readonly stream?: { cork(): void; uncork(): void; readonly destroyed: boolean };
   get(key: string): Promise<string | null>;
   set(key: string, value: string, px: 'PX', ttl: number): Promise<unknown>;
+  set(key: string, value: string, px: 'PX', ttl: number, nx: 'NX'): Promise<'OK' | null>;
+  getBuffer(key: string): Promise<Buffer | null>;
   pexpire(key: string, ttl: number): Promise<number>;
   del(...keys: string[]): Promise<number>;
   scan(
@@ -270,6 +276,9 @@ function ioredisConnection(client: IoRedis | IoCluster, batch?: () => void): Con
     setPx: async (key, value, ttl) => {
       await send(() => client.set(key, value, 'PX', ttl));
     },
+    setPxIfAbsent: async (key, value, ttl) =>
+      (await send(() => client.set(key, value, 'PX', ttl, 'NX'))) !== null,
+    getBuffer: (key) => send(() => client.getBuffer(key)),
     pexpire: async (key, ttl) => {
       await send(() => client.pexpire(key, ttl));
     },
@@ -413,6 +422,9 @@ function nodeRedisConnection(client: NodeClient, replies: Replies): Connection {
     setPx: async (key, value, ttl) => {
       await send(['SET', key, value, 'PX', String(ttl)]);
     },
+    setPxIfAbsent: async (key, value, ttl) =>
+      (await send(['SET', key, value, 'PX', String(ttl), 'NX'])) !== null,
+    getBuffer: async (key) => asBuffer(await send(['GET', key], true)),
     pexpire: async (key, ttl) => {
       await send(['PEXPIRE', key, String(ttl)]);
     },
@@ -445,6 +457,9 @@ function nodeRedisClusterConnection(cluster: NodeCluster, replies: Replies): Con
     setPx: async (key, value, ttl) => {
       await send(key, false, ['SET', key, value, 'PX', String(ttl)]);
     },
+    setPxIfAbsent: async (key, value, ttl) =>
+      (await send(key, false, ['SET', key, value, 'PX', String(ttl), 'NX'])) !== null,
+    getBuffer: async (key) => asBuffer(await send(key, false, ['GET', key], true)),
     pexpire: async (key, ttl) => {
       await send(key, false, ['PEXPIRE', key, String(ttl)]);
     },
@@ -470,6 +485,11 @@ function nodeRedisClusterConnection(cluster: NodeCluster, replies: Replies): Con
     },
     close: async () => undefined,
   };
+}
+
+function asBuffer(reply: unknown): Buffer | null {
+  if (reply === null || reply === undefined) return null;
+  return Buffer.isBuffer(reply) ? reply : Buffer.from(String(reply));
 }
 
 function asString(reply: unknown): string | null {

@@ -90,14 +90,14 @@ local function index_remove(U, E, id)
   redis.call('ZREM', E, id)
   keep(U, E)
 end
--- KEYS: session, pointer. A: mode ('set' | 'cas'), expected flag, expected sha, text, ttl, user.
+-- KEYS: session, pointer. A: mode ('set' | 'cas'), expected flag, expected bytes, text, ttl, user.
 -- {1, old user or ''} when written; {0} absent but expected; {2, stored bytes} another value.
 local function write_session(S, P, A)
   if A[1] == 'cas' then
     local current = redis.call('GET', S)
     if A[2] == '1' then
       if not current then return {0} end
-      if redis.sha1hex(current) ~= A[3] then return {2, current} end
+      if current ~= A[3] then return {2, current} end
     elseif current then
       return {2, current}
     end
@@ -327,24 +327,29 @@ export class RedisUserIndex {
     return this.#index.userOf(session);
   }
 
-  /** `set` (`expected` undefined) or `compareAndSet`, with the index. `ttl` <= 0 deletes. */
+  /**
+   * `set` (`expected` undefined) or `compareAndSet` against the stored bytes
+   * `expected.bytes` (`null`: no record), with the index. `ttl` <= 0 deletes.
+   */
   async write(
     operation: StoreOperation,
     id: string,
     session: SessionRecord,
     text: string,
     ttl: number,
-    expected?: { sha: string | null },
+    expected?: { bytes: string | Buffer | null },
   ): Promise<WriteReply> {
     const user = this.#index.userOf(session);
     const [skey, pkey] = this.#sessionKeys(operation, id);
+    const indexed = user === null ? '' : escapeUser(user);
+    const wanted = expected?.bytes ?? null;
     const args = [
       expected === undefined ? 'set' : 'cas',
-      expected?.sha ? '1' : '0',
-      expected?.sha ?? '',
+      wanted === null ? '0' : '1',
+      wanted ?? '',
       text,
       String(ttl),
-      user === null ? '' : escapeUser(user),
+      indexed,
     ];
     const created = String(sessionCreatedAt(session) ?? 0);
     const { connection } = this.#host;
@@ -365,7 +370,6 @@ export class RedisUserIndex {
     const result = writeReply(reply);
     if (!result.written) return result;
     const old = replyText((reply as unknown[])[1]);
-    const indexed = args[5] as string;
     const steps: Promise<unknown>[] = [];
     if (indexed !== '' && ttl > 0) {
       steps.push(
@@ -544,7 +548,7 @@ export class RedisUserIndex {
     operation: StoreOperation,
     lua: LuaScript,
     keys: readonly string[],
-    args: readonly string[],
+    args: readonly (string | Buffer)[],
   ): Promise<unknown> {
     return this.#host.call(operation, () => this.#host.connection.evalScript(lua, keys, args));
   }

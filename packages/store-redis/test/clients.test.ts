@@ -184,6 +184,34 @@ for (const setup of setups) {
         expect(await raw.pttl(`${store.prefix}c`)).toBeGreaterThan(3_500_000);
       });
 
+      it('compareAndSet with no record expected (SET … NX) and with a session that has ended (DEL)', async () => {
+        const store = open();
+        // Nothing expected, a session stored: refused, the session kept.
+        await store.set('n', record({ v: 1 }));
+        expect(await store.compareAndSet('n', null, record({ v: 2 }))).toBe(false);
+        expect((await store.get('n'))?.v).toBe(1);
+        // Nothing expected, a value that is no session: replaced (it counts as absent), exact bytes.
+        await raw.set(`${store.prefix}junk`, Buffer.from([0xff, 0xfe, 0x7b]), 'EX', 60);
+        expect(await store.compareAndSet('junk', null, record({ v: 3 }))).toBe(true);
+        expect((await store.get('junk'))?.v).toBe(3);
+        // Nothing expected and the new record already ended: nothing stored, nothing written.
+        expect(await store.compareAndSet('gone', null, record({ v: 4 }, -1_000))).toBe(true);
+        expect(await raw.exists(`${store.prefix}gone`)).toBe(0);
+        expect(await store.compareAndSet('n', null, record({ v: 4 }, -1_000))).toBe(false);
+        expect((await store.get('n'))?.v).toBe(1);
+        // A record expected and the new one ended: deleted only if it is still the expected one.
+        const current = await store.get('n');
+        expect(await store.compareAndSet('n', record({ v: 9 }), record({ v: 5 }, -1_000))).toBe(
+          false,
+        );
+        expect((await store.get('n'))?.v).toBe(1);
+        expect(await store.compareAndSet('n', current, record({ v: 5 }, -1_000))).toBe(true);
+        expect(await raw.exists(`${store.prefix}n`)).toBe(0);
+        // Expected but absent: refused, nothing created.
+        expect(await store.compareAndSet('n', current, record({ v: 6 }))).toBe(false);
+        expect(await raw.exists(`${store.prefix}n`)).toBe(0);
+      });
+
       it('awaits a serializer parse that returns a promise (get, all, compareAndSet); a rejected one reads as missing', async () => {
         const serializer = {
           stringify: (s: SessionRecord) => JSON.stringify(s),
@@ -346,26 +374,32 @@ describe.skipIf(!single.available)(
       raw.disconnect();
     });
 
-    it('set is one SET … PX, get one GET, touch one PEXPIRE, compareAndSet one EVALSHA (MONITOR)', async () => {
+    it('set is one SET … PX, get one GET, touch one PEXPIRE, compareAndSet one EVALSHA, one with no record expected SET … NX (MONITOR)', async () => {
       const store = new RedisStore({ client, prefix: newPrefix() });
-      await store.compareAndSet('m', null, record({ v: 0 })); // loads the script
+      await store.set('m', record({ v: 0 }));
+      await store.compareAndSet('m', await store.get('m'), record({ v: 0 })); // loads the script
       const current = record({ v: 1 });
-      const commands = await monitor(url, async () => {
-        await store.set('m', current);
-        await store.get('m');
-        await store.touch('m', record({ v: 'ignored' }, 7_200_000));
-        await store.compareAndSet('m', current, record({ v: 2 }));
-      });
+      const commands = await monitor(
+        url,
+        async () => {
+          await store.set('m', current);
+          await store.get('m');
+          await store.touch('m', record({ v: 'ignored' }, 7_200_000));
+          await store.compareAndSet('m', current, record({ v: 2 }));
+          await store.compareAndSet('new', null, record({ v: 3 }));
+        },
+        { clientOnly: true },
+      );
       const mine = commands.filter((line) => line.includes(store.prefix));
-      // (MONITOR then lists the GET and SET the script itself runs.)
-      expect(mine.map((line) => line.split(' ')[0]).slice(0, 4)).toEqual([
+      expect(mine.map((line) => line.split(' ')[0])).toEqual([
         '"set"',
         '"get"',
         '"pexpire"',
         '"evalsha"',
+        '"set"',
       ]);
-      expect(mine.filter((line) => line.startsWith('"eval'))).toHaveLength(1);
       expect(mine[0]).toMatch(/"PX" "\d+"$/);
+      expect(mine[4]).toMatch(/"PX" "\d+" "NX"$/);
       await store.clear();
     });
 
