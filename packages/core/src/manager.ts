@@ -444,9 +444,10 @@ export class RequestSession<Req = unknown> implements SessionContext {
     if (typeof id !== 'string' || id.length === 0) {
       throw new SessConfigError('genid must return a non-empty string');
     }
-    const session = new this.#manager.sessionClass(this, id, { ...keep });
-    session.cookie = this.#newCookie(this.#cookieOptions);
-    session.cookie.createdAt = Date.now();
+    const cookie = this.#newCookie(this.#cookieOptions);
+    cookie.createdAt = Date.now();
+    // The session takes this Cookie as it is (no default one made and replaced).
+    const session = new this.#manager.sessionClass(this, id, { ...keep, cookie });
     this.#stampPending = false;
     this.id = id;
     this.session = session;
@@ -455,7 +456,8 @@ export class RequestSession<Req = unknown> implements SessionContext {
     this.#saved = false;
     if (this.#originalId === '') {
       this.#originalId = id;
-      this.#originalHash = snapshotData(session).json;
+      // A session with nothing kept holds no data yet: its JSON is `{}`.
+      this.#originalHash = keep === undefined ? '{}' : snapshotData(session).json;
     }
   }
 

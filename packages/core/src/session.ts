@@ -1,6 +1,6 @@
 import { Cookie } from './cookie.js';
 import { SessError } from './errors.js';
-import type { SessionData, SessionRecord, StoredCookie } from './types.js';
+import type { SessionData, SessionRecord } from './types.js';
 import type { UserSessionInfo } from './users.js';
 
 export type SessionCallback = (err?: unknown) => void;
@@ -69,7 +69,9 @@ export class Session {
     Object.defineProperty(this, CONTEXT, { value: context });
     Object.defineProperty(this, ID, { value: id });
     // `cookie` is the first own key, so JSON comes out as express-session's.
-    this.cookie = new Cookie(record?.cookie ?? {});
+    // A Cookie given in the record (core's new sessions) is taken as it is.
+    const cookie = record?.cookie;
+    this.cookie = cookie instanceof Cookie ? cookie : new Cookie(cookie ?? {});
     if (record) {
       // As express-session: a stored key that names a Session member (`id`,
       // `save`, `__proto__`...) is skipped, so data can never replace behaviour.
@@ -292,11 +294,7 @@ export function refillSession(target: Session, source: Session): boolean {
 
 /** A plain record for the store: `{ cookie, ...data }`, no class instances at the top. */
 export function sessionToRecord(session: Session): SessionRecord {
-  const cookie: StoredCookie = { originalMaxAge: session.cookie.originalMaxAge };
-  for (const [key, value] of Object.entries(session.cookie.data)) {
-    if (value !== undefined) (cookie as unknown as Record<string, unknown>)[key] = value;
-  }
-  const record: SessionRecord = { cookie };
+  const record: SessionRecord = { cookie: session.cookie.stored() };
   for (const key of Object.keys(session)) {
     if (key !== 'cookie') record[key] = (session as unknown as Record<string, unknown>)[key];
   }

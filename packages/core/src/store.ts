@@ -150,8 +150,30 @@ export function isExpired(session: SessionRecord, now: number = Date.now()): boo
 
 /** Serialize a record as express-session does (Dates become ISO strings). */
 export function encodeRecord(session: SessionRecord): string {
+  const cookie = session.cookie;
+  const expires: unknown = cookie?.expires;
+  // The same JSON, faster: JSON.stringify leaves its fast path for a Date
+  // (it calls toJSON), which cost more than the rest of a small record. A
+  // valid plain Date's toJSON is its toISOString; anything else (an invalid
+  // date, a Date with a toJSON of its own, a cookie that is not a plain
+  // object) is left to JSON.stringify.
+  if (
+    expires instanceof Date &&
+    Object.getPrototypeOf(cookie) === Object.prototype &&
+    !Object.hasOwn(cookie, 'toJSON') &&
+    Object.getPrototypeOf(expires) === Date.prototype &&
+    !Object.hasOwn(expires, 'toJSON') &&
+    Date.prototype.toJSON === dateToJSON &&
+    Number.isFinite(expires.getTime())
+  ) {
+    const copy: SessionRecord = { ...session };
+    copy.cookie = { ...cookie, expires: expires.toISOString() };
+    return JSON.stringify(copy);
+  }
   return JSON.stringify(session);
 }
+
+const dateToJSON = Date.prototype.toJSON;
 
 /**
  * Parse and validate a stored record. Throws `CorruptRecordError` for anything

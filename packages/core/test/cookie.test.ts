@@ -204,6 +204,26 @@ describe('stored shape', () => {
   });
 });
 
+describe('stored(): the shape a store gets', () => {
+  it('is `data` without its undefined fields, in the same key order', () => {
+    const cases: Cookie[] = [
+      new Cookie(),
+      new Cookie({ maxAge: 60_000, secure: true, sameSite: 'strict', domain: 'example.com' }),
+      new Cookie({ expires: new Date(Date.UTC(2030, 0, 1)), partitioned: true, priority: 'high' }),
+      new Cookie({ originalMaxAge: null, expires: null, path: '/app', httpOnly: false } as never),
+    ];
+    cases[1]!.createdAt = 1_700_000_000_000;
+    for (const cookie of cases) {
+      const filtered = Object.fromEntries(
+        Object.entries(cookie.data).filter(([, value]) => value !== undefined),
+      );
+      expect(cookie.stored()).toEqual(filtered);
+      expect(Object.keys(cookie.stored())).toEqual(Object.keys(filtered));
+      expect(JSON.stringify(cookie.stored())).toBe(JSON.stringify(cookie));
+    }
+  });
+});
+
 describe('restoring a stored cookie', () => {
   it('takes a string expires and keeps the stored originalMaxAge', () => {
     const stored = JSON.parse(JSON.stringify(new Cookie({ maxAge: 60_000, sameSite: 'lax' })));

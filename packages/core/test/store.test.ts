@@ -96,6 +96,41 @@ describe('encodeRecord / decodeRecord', () => {
     });
   });
 
+  it('gives exactly what JSON.stringify gives, whatever the record holds', () => {
+    const custom = new Date(NOW);
+    Object.defineProperty(custom, 'toJSON', { value: () => 'own toJSON' });
+    class OtherDate extends Date {
+      override toJSON(): string {
+        return 'subclass';
+      }
+    }
+    const cookieClass = new (class {
+      originalMaxAge = 5;
+      get expires(): Date {
+        return new Date(NOW);
+      }
+      toJSON() {
+        return { expires: this.expires, originalMaxAge: this.originalMaxAge };
+      }
+    })();
+    const records: SessionRecord[] = [
+      { cookie: { originalMaxAge: 10, expires: new Date(NOW), httpOnly: true, path: '/' }, n: 1 },
+      // Integer-like keys come first in JSON.stringify's order, before `cookie`.
+      { 2: 'b', cookie: { originalMaxAge: 10, expires: new Date(NOW) }, 1: 'a', z: 'z' },
+      { cookie: { originalMaxAge: null, expires: new Date(Number.NaN) } },
+      { cookie: { originalMaxAge: 1, expires: new Date(8.64e15) }, at: new Date(0), u: undefined },
+      { cookie: { originalMaxAge: 1, expires: custom } },
+      { cookie: { originalMaxAge: 1, expires: new OtherDate(NOW) } },
+      { cookie: cookieClass as unknown as SessionRecord['cookie'] },
+      {
+        cookie: { originalMaxAge: 1, expires: '2026-03-01T12:00:00.000Z' },
+        nested: { d: [1, 'x'] },
+      },
+      { cookie: { originalMaxAge: 1, expires: null } },
+    ];
+    for (const input of records) expect(encodeRecord(input)).toBe(JSON.stringify(input));
+  });
+
   it('accepts a Buffer and an already-parsed object', () => {
     const json = '{"cookie":{"originalMaxAge":null},"user":"ann"}';
     expect(decodeRecord(Buffer.from(json))).toEqual(JSON.parse(json));
