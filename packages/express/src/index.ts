@@ -69,18 +69,63 @@ export type SessionMiddleware = (
  * Session middleware for Express 4 and 5, a drop-in for express-session:
  * `app.use(session({ secret, store, cookie: { maxAge } }))`.
  */
-function session(options: SessionMiddlewareOptions): SessionMiddleware {
-  if (typeof options !== 'object' || options === null) {
+function session(options?: SessionMiddlewareOptions): SessionMiddleware {
+  // As express-session: no options at all is no option set.
+  const given = options ?? ({} as SessionMiddlewareOptions);
+  if (typeof given !== 'object' || given === null) {
     throw new SessConfigError('secret option required for sessions');
   }
-  const given = options.store ?? new MemoryStore();
-  const manager = new SessionManager<SessionRequest>({ ...options, store: toSessStore(given) });
-  const proxy = options.proxy;
+  const store = given.store ?? new MemoryStore();
+  const sessStore = toSessStore(store);
+  const proxy = given.proxy;
+  const fixed = hasSecret(given.secret)
+    ? new SessionManager<SessionRequest>({ ...given, store: sessStore })
+    : undefined;
+  const byRequestSecret = new Map<string, SessionManager<SessionRequest>>();
+  if (!fixed) {
+    // As express-session: without a `secret` option the cookie is signed with
+    // `req.secret`, which cookie-parser('…') sets before this middleware. The
+    // other options are checked now, as with a secret.
+    new SessionManager<SessionRequest>({
+      ...given,
+      secret: STARTUP_CHECK_SECRET,
+      store: sessStore,
+    });
+    process.emitWarning(
+      'sess: no secret option: cookies are signed with req.secret (cookie-parser); provide the secret option',
+      'SessWarning',
+    );
+  }
+
+  /** The manager for this request: the `secret` option's, or one per `req.secret`. */
+  function managerFor(req: SessionRequest): SessionManager<SessionRequest> | null {
+    if (fixed) return fixed;
+    const secret = (req as SessionRequest & { secret?: unknown }).secret;
+    if (typeof secret !== 'string' || secret === '') return null;
+    let manager = byRequestSecret.get(secret);
+    if (!manager) {
+      manager = new SessionManager<SessionRequest>({ ...given, secret, store: sessStore });
+      // An app sets one secret; a bound keeps a changing req.secret from growing the map.
+      if (byRequestSecret.size < MAX_REQUEST_SECRETS) byRequestSecret.set(secret, manager);
+    }
+    return manager;
+  }
 
   return function sessionMiddleware(incoming, res, next) {
     const req = incoming as SessionRequest;
     if (req.session) {
       next();
+      return;
+    }
+    let manager: SessionManager<SessionRequest> | null;
+    try {
+      manager = managerFor(req);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    if (!manager) {
+      next(new SessConfigError('secret option required for sessions'));
       return;
     }
     manager
@@ -96,10 +141,19 @@ function session(options: SessionMiddlewareOptions): SessionMiddleware {
         },
       })
       .then((state) => {
-        if (state) attach(req, res, state, given, next);
+        if (state) attach(req, res, state, store, next);
         next();
       }, next);
   };
+}
+
+/** Checks the other options at startup when the secret comes with each request. */
+const STARTUP_CHECK_SECRET = 'sess: a placeholder secret that signs nothing, only checks options';
+const MAX_REQUEST_SECRETS = 16;
+
+/** A `secret` option is given (express-session's test: a truthy value). */
+function hasSecret(secret: unknown): boolean {
+  return secret !== undefined && secret !== null && secret !== '' && secret !== false;
 }
 
 /** Where a hooked response keeps its hooks. */
@@ -511,7 +565,8 @@ function pathname(req: SessionRequest): string {
     }
   }
   const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
+  // As express-session: an empty path (`req.url === ''`) is '/'.
+  return (query === -1 ? url : url.slice(0, query)) || '/';
 }
 
 /** express-session's shape: the middleware factory carries the classes. */

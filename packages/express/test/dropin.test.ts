@@ -2,6 +2,7 @@
 // sess used to differ. Each test is the app-level behaviour express-session has.
 import { createHmac } from 'node:crypto';
 import type { SessionRecord } from '@sess/core';
+import express5 from 'express';
 import expressSession from 'express-session';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -406,10 +407,27 @@ describe("express-session's startup validation through the middleware", () => {
     expect(make).toThrow(message);
   });
 
-  it('no options at all: SessConfigError naming the missing secret', () => {
-    expect(() => (session as unknown as () => unknown)()).toThrow(SessConfigError);
-    expect(() => (session as unknown as () => unknown)()).toThrow(
-      'secret option required for sessions',
+  it('no options at all: the app starts, and a request without req.secret fails with SessConfigError', async () => {
+    const errors: unknown[] = [];
+    const app = express5();
+    app.use((session as unknown as () => express5.RequestHandler)());
+    app.get('/', (_req, res) => {
+      res.send('ok');
+    });
+    app.use(
+      (
+        err: unknown,
+        _req: express5.Request,
+        res: express5.Response,
+        _next: express5.NextFunction,
+      ) => {
+        errors.push(err);
+        res.status(500).send((err as Error).message);
+      },
     );
+    const res = await request(app).get('/');
+    expect(res.status).toBe(500);
+    expect(res.text).toBe('secret option required for sessions');
+    expect(errors[0]).toBeInstanceOf(SessConfigError);
   });
 });
