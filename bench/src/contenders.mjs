@@ -21,6 +21,7 @@ import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import expressSession from 'express-session';
 import pg from 'pg';
 import { createClient } from 'redis';
+import { indexIdsOnFerretDB } from './ferretdb.mjs';
 
 export const SECRET = 'benchmark secret, the same for both libraries';
 // `redis-node`: the same Redis, with @sess/store-redis on a node-redis client
@@ -259,13 +260,26 @@ async function openPlainStore(library, store, namespace, url, more) {
         };
       }
       case 'mongo': {
+        const collectionName = `sess_${ns}`;
+        // The store's sessions and its FerretDB lock documents (`<collection>_locks`).
+        await indexIdsOnFerretDB(url, 'sess_bench', [collectionName, `${collectionName}_locks`]);
         const s = new SessMongoStore({
           mongoUrl: url,
           dbName: 'sess_bench',
-          collectionName: `sess_${ns}`,
+          collectionName,
           ...more,
         });
-        return { store: s, close: () => s.close() };
+        return {
+          store: s,
+          close: async () => {
+            for (const name of [collectionName, `${collectionName}_locks`]) {
+              await Promise.resolve()
+                .then(() => s.db.dropCollection(name))
+                .catch(() => undefined);
+            }
+            await s.close();
+          },
+        };
       }
     }
   } else {
@@ -322,6 +336,7 @@ async function openPlainStore(library, store, namespace, url, more) {
       }
       case 'mongo': {
         // FerretDB has no TTL indexes; connect-mongo's 'native' removal needs one.
+        await indexIdsOnFerretDB(url, 'sess_bench', [`es_${ns}`]);
         const s = ConnectMongo.create({
           mongoUrl: url,
           dbName: 'sess_bench',

@@ -231,14 +231,16 @@ function positive(name) {
 }
 
 async function measure(contender, server, workload, jars, round) {
-  const before = await ops(server.url);
+  const before = await settled(server.url);
   const run = await load(
     server.url,
     workload.path,
     jars[workload.cookies] ?? [],
     settings.duration,
   );
-  const after = await ops(server.url);
+  // Requests still in flight when the load stopped were counted on arrival: wait (at most
+  // 30 s) until each has made its store calls, or their writes land in no round's count.
+  const after = await settled(server.url);
   // Per request the server served (autocannon leaves out those in flight at the end).
   const served = after.requests - before.requests;
   const count = (key) => after[key] - before[key];
@@ -289,6 +291,15 @@ async function seed(url, kb, count = settings.sessions) {
 async function ops(url) {
   const res = await fetch(`${url}/ops`);
   return res.json();
+}
+
+/** `ops` once the server has no request open and no store call pending. */
+async function settled(url) {
+  for (let waited = 0; ; waited += 50) {
+    const counts = await ops(url);
+    if (!(counts.busy > 0) || waited >= 30_000) return counts;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** autocannon on one path, cycling through the cookies of returning visitors. */

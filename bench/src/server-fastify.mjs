@@ -16,11 +16,18 @@ import { counted, cpuMicros, fastifyPlugin, newCounters, openFastifyStore } from
 const [library = 'none', storeName = 'memory'] = process.argv.slice(2);
 const counters = newCounters();
 let served = 0;
+let open = 0;
 let pending = { count: 0 };
 const app = Fastify({ logger: false, keepAliveTimeout: 30_000 });
 
 // Outside the session's context: reading the counters costs no store operation.
-app.get('/ops', async () => ({ ...counters, requests: served, cpu: cpuMicros() }));
+// `busy`: requests not yet closed plus store calls not yet answered (see server.mjs).
+app.get('/ops', async () => ({
+  ...counters,
+  requests: served,
+  cpu: cpuMicros(),
+  busy: open + pending.count,
+}));
 
 let closeStore = async () => undefined;
 let sessionStore;
@@ -38,8 +45,12 @@ await app.register(async (instance) => {
   // Requests are counted here, not by autocannon: the ones still in flight when
   // a load stops were served (and cost store operations) but are not in its total.
   // Added before the session plugin, so it runs before the session is read.
-  instance.addHook('onRequest', async () => {
+  instance.addHook('onRequest', async (_request, reply) => {
     served += 1;
+    open += 1;
+    reply.raw.once('close', () => {
+      open -= 1;
+    });
   });
   if (library !== 'none') {
     const { plugin, options } = fastifyPlugin(library, sessionStore);

@@ -15,13 +15,18 @@ import { counted, cpuMicros, middleware, newCounters, openStore } from './conten
 const [library = 'none', storeName = 'memory'] = process.argv.slice(2);
 const counters = newCounters();
 let served = 0;
+let open = 0;
 let pending = { count: 0 };
 const app = express();
 app.disable('x-powered-by');
 app.disable('etag');
 
 // Registered before the session middleware: reading the counters costs no store operation.
-app.get('/ops', (_req, res) => res.json({ ...counters, requests: served, cpu: cpuMicros() }));
+// `busy`: requests not yet closed plus store calls not yet answered; the runner waits
+// for 0 after a load, so every request it counts has made its store calls.
+app.get('/ops', (_req, res) =>
+  res.json({ ...counters, requests: served, cpu: cpuMicros(), busy: open + pending.count }),
+);
 
 // In-flight requests for the memory report: /hold parks its response here.
 const held = [];
@@ -41,8 +46,12 @@ app.post('/release', (_req, res) => {
 
 // Requests are counted here, not by autocannon: the ones still in flight when
 // a load stops were served (and cost store operations) but are not in its total.
-app.use((_req, _res, next) => {
+app.use((_req, res, next) => {
   served += 1;
+  open += 1;
+  res.once('close', () => {
+    open -= 1;
+  });
   next();
 });
 
